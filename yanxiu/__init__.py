@@ -1,0 +1,115 @@
+"""yanxiu (研修): administration of K-12 teacher training across China's regions."""
+import datetime
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from yanxiu import db, security
+from yanxiu.config import load_config
+from yanxiu.extensions import compress, csrf, login_manager
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment, with `config` overriding (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from yanxiu.services import accounts
+    accounts.configure_hasher(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"])
+
+    db.init_app(app)
+    csrf.init_app(app)
+    compress.init_app(app)
+    login_manager.init_app(app)
+    _init_sessions(app)
+    _refuse_unmigrated(app)
+    security.init_app(app)
+
+    from yanxiu.scope import enforce_policy
+    enforce_policy(app)
+
+    from yanxiu.blueprints import auth, regions, system, workbench
+    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp):
+        app.register_blueprint(blueprint)
+
+    _register_errors(app)
+    _register_template_helpers(app)
+
+    from yanxiu import cli
+    cli.init_app(app)
+    return app
+
+
+def _init_sessions(app: Flask) -> None:
+    from yanxiu.scope import SessionUser
+    from yanxiu.services.accounts import SessionLimits, resume_session
+
+    limits = SessionLimits(
+        idle=datetime.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
+        absolute=datetime.timedelta(minutes=app.config["SESSION_ABSOLUTE_MINUTES"]))
+
+    @login_manager.user_loader
+    def _load(token: str):
+        session = resume_session(token, limits)
+        return SessionUser(session, token) if session else None
+
+
+def _refuse_unmigrated(app: Flask) -> None:
+    """Answer 503 with the fixing command while the database is behind the code."""
+    state = {"current": False}
+
+    @app.before_request
+    def _gate():
+        if state["current"] or request.endpoint == "static":
+            return None
+        pending = db.pending_migrations()
+        if not pending:
+            state["current"] = True
+            return None
+        message = (f"数据库结构未更新（待执行迁移：{', '.join(pending)}）。"
+                   f"请运行：{db.MIGRATE_COMMAND}\n")
+        return message, 503, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _register_errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("error.html", status=status, title=title, message=message), status
+
+    app.register_error_handler(404, lambda e: page(404, "页面不存在", "您要找的页面不存在，或不在您的管辖范围内。"))
+    app.register_error_handler(405, lambda e: page(405, "请求方式不支持", "请从页面上的按钮或链接操作。"))
+    app.register_error_handler(413, lambda e: page(413, "文件太大", "上传的文件超过 20 MB，请拆分后再上传。"))
+    app.register_error_handler(CSRFError, lambda e: page(400, "页面已过期", "表单已过期或来源无效，请刷新页面后重试。"))
+    app.register_error_handler(500, lambda e: page(500, "系统繁忙", "服务器出错了，请稍后再试。问题已记录。"))
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from yanxiu.models.region import LEVEL_LABELS
+
+    @app.template_filter("date")
+    def _date(value):
+        """Dates as 2025-07-01, in Asia/Shanghai (stored times are UTC)."""
+        if value is None:
+            return ""
+        return (value + datetime.timedelta(hours=8)).strftime("%Y-%m-%d")
+
+    @app.template_filter("datetime")
+    def _datetime(value):
+        if value is None:
+            return ""
+        return (value + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+
+    app.jinja_env.globals["LEVEL_LABELS"] = LEVEL_LABELS
+
+    @app.context_processor
+    def _identity():
+        from flask_login import current_user
+        if not current_user.is_authenticated:
+            return {}
+        return {"identity_trail": current_user.scope_trail,
+                "identity_bindings": current_user.bindings}

@@ -1,0 +1,1 @@
+"""HTTP only: one blueprint per area; rules live in yanxiu.services."""

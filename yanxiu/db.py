@@ -1,0 +1,64 @@
+"""The database handle, per-request connections and the migration gate."""
+from pathlib import Path
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+database = DatabaseProxy()
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+MIGRATE_COMMAND = "flask --app app db upgrade"
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+}
+
+
+def open_database(url: str):
+    """Open the database named by a playhouse.db_url URL with our settings."""
+    if url.startswith("sqlite"):
+        Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE: a read-then-write transaction takes the write lock up front,
+        # so two writers queue instead of one failing on a stale snapshot.
+        return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    return connect(url, autoconnect=True)
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def migration_runner(db=None) -> Runner:
+    return Runner(db or database.obj, MIGRATIONS_DIR)
+
+
+def pending_migrations(db=None) -> list[str]:
+    """Names of migration files not yet applied to the database."""
+    return [m.name for m in migration_runner(db).status() if not m.applied and m.path]
+
+
+def upgrade(db=None) -> list[str]:
+    """Apply every pending migration; returns the names applied."""
+    return migration_runner(db).up()
+
+
+def init_app(app):
+    """Bind the database to the app: one connection per request, closed on teardown."""
+    database.initialize(open_database(app.config["DATABASE_URL"]))
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed():
+            database.close()

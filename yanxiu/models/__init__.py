@@ -1,0 +1,9 @@
+"""The tables of yanxiu. Import models from here."""
+from yanxiu.models.account import (Account, AuditLog, Binding, LoginFailure,
+                                   UserSession)
+from yanxiu.models.region import Region, School
+
+ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog]
+
+__all__ = ["Account", "AuditLog", "Binding", "LoginFailure", "Region", "School",
+           "UserSession", "ALL_MODELS"]

@@ -1,0 +1,161 @@
+"""Who may see and do what: the one place that knows.
+
+Every view declares a policy (`public`, `signed_in`, or `roles(...)`); a view
+without one is refused (deny by default). Every query of scoped data starts
+from the current binding's region path through the helpers below, and an
+object outside it answers 404 so ids cannot be probed.
+"""
+from dataclasses import dataclass
+
+from flask import abort, g, request
+from flask_login import UserMixin, current_user
+
+from yanxiu.models import Account, Binding, Region, School, UserSession
+from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
+
+REGION_ADMINS = (OPERATOR, SUPER, TRAINING)
+ALL_ADMINS = (*REGION_ADMINS, SCHOOL_ADMIN)
+
+
+class SessionUser(UserMixin):
+    """The signed-in person: a live server-side session, its account and current binding."""
+
+    def __init__(self, session: UserSession, token: str):
+        self.session = session
+        self.account: Account = session.account
+        self._token = token
+        self._binding: Binding | None = None
+        self._binding_loaded = False
+
+    def get_id(self) -> str:
+        return self._token
+
+    @property
+    def binding(self) -> Binding | None:
+        """The binding the user acts under now (切换身份 changes it); None for a plain teacher."""
+        if not self._binding_loaded:
+            self._binding_loaded = True
+            if self.session.current_binding_id:
+                self._binding = (Binding.select().where(
+                    (Binding.id == self.session.current_binding_id) & (Binding.state == "active"))
+                    .first())
+        return self._binding
+
+    @property
+    def role(self) -> str | None:
+        return self.binding.role if self.binding else None
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """All active bindings of the account, for 切换身份."""
+        return list(Binding.select().where((Binding.account == self.account.id)
+                                           & (Binding.state == "active")).order_by(Binding.id))
+
+    @property
+    def scope_trail(self) -> list:
+        """The current binding's scope from the top: 浙江省 › 杭州市 › 西湖区 (› school)."""
+        binding = self.binding
+        if binding is None:
+            return []
+        region = binding.school.region if binding.role == SCHOOL_ADMIN else binding.region
+        trail = region.ancestors()
+        if len(trail) > 1:
+            trail = trail[1:]  # 全国 is implied for everyone but the operator
+        return trail + ([binding.school] if binding.role == SCHOOL_ADMIN else [])
+
+    @property
+    def identity_label(self) -> str:
+        return ROLE_LABELS[self.role] if self.binding else TEACHER_LABEL
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of the tree a binding covers: a region path (all beneath it) or one school."""
+    role: str
+    path: str
+    region_id: int | None
+    school_id: int | None
+
+    @classmethod
+    def of(cls, binding: Binding) -> "Scope":
+        if binding.role == SCHOOL_ADMIN:
+            return cls(binding.role, binding.school.region_path, None, binding.school_id)
+        return cls(binding.role, binding.region.path, binding.region_id, None)
+
+    def regions(self):
+        """Regions this scope may read (a school admin reads none through this)."""
+        if self.school_id is not None:
+            return Region.select().where(Region.id.is_null())
+        return Region.select().where(Region.in_subtree(self.path))
+
+    def schools(self):
+        """Schools this scope may read."""
+        if self.school_id is not None:
+            return School.select().where(School.id == self.school_id)
+        return School.select().where(School.in_subtree(self.path))
+
+
+def current_scope() -> Scope:
+    """The scope of the current request's binding; 404 when the user has none."""
+    binding = current_user.binding if current_user.is_authenticated else None
+    if binding is None:
+        abort(404)
+    return Scope.of(binding)
+
+
+def region_or_404(scope: Scope, code: str) -> Region:
+    """A region by code, only if it lies inside the scope."""
+    region = scope.regions().where(Region.code == code).first()
+    if region is None:
+        abort(404)
+    return region
+
+
+def _declare(view, policy):
+    view.policy = policy
+    return view
+
+
+def public(view):
+    """Policy: anyone, signed in or not (login, register, health)."""
+    return _declare(view, ("public",))
+
+
+def signed_in(view):
+    """Policy: any signed-in account, whatever its binding."""
+    return _declare(view, ("signed_in",))
+
+
+def roles(*allowed: str):
+    """Policy: a signed-in account whose current binding has one of these roles."""
+    def decorate(view):
+        return _declare(view, ("roles", frozenset(allowed)))
+    return decorate
+
+
+def enforce_policy(app):
+    """Refuse every request whose view declares no policy or whose policy the user fails."""
+    login_manager = app.login_manager
+
+    @app.before_request
+    def _check_policy():
+        if request.endpoint is None or request.endpoint == "static":
+            return None
+        view = app.view_functions.get(request.endpoint)
+        policy = getattr(view, "policy", None)
+        if policy is None:
+            abort(404)
+        if policy[0] == "public":
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if policy[0] == "roles" and current_user.role not in policy[1]:
+            abort(404)
+        g.binding = current_user.binding
+        return None
+
+
+def policy_of(view) -> tuple | None:
+    """The policy a view declared, for the route meta-test."""
+    return getattr(view, "policy", None)
+

@@ -1,0 +1,36 @@
+"""工作台: the key figures of a binding's scope."""
+from dataclasses import dataclass
+
+from peewee import fn
+
+from yanxiu.models import Binding, Region, School
+from yanxiu.models.account import SCHOOL_ADMIN
+from yanxiu.models.region import ARCHIVED, CITY, COUNTY, PROVINCE
+from yanxiu.scope import Scope
+
+
+@dataclass
+class ScopeFigures:
+    """Counts over a region admin's subtree."""
+    sub_regions: int
+    provinces: int
+    cities: int
+    counties: int
+    schools: int
+    admins_active: int
+
+
+def scope_figures(scope: Scope) -> ScopeFigures:
+    """Counts of regions, schools and active admin bindings inside the scope."""
+    by_level = dict(scope.regions().select(Region.level, fn.COUNT(Region.id))
+                    .where(Region.path != scope.path).group_by(Region.level).tuples())
+    direct = scope.regions().where(Region.parent == scope.region_id).count()
+    schools = scope.schools().where(School.status != ARCHIVED).count()
+    admins = (Binding.select().join(Region, on=(Binding.region == Region.id))
+              .where(Region.in_subtree(scope.path) & (Binding.state == "active")
+                     & (Region.path != scope.path)).count()
+              + Binding.select().join(School, on=(Binding.school == School.id))
+              .where(School.in_subtree(scope.path) & (Binding.state == "active")
+                     & (Binding.role == SCHOOL_ADMIN)).count())
+    return ScopeFigures(direct, by_level.get(PROVINCE, 0), by_level.get(CITY, 0),
+                        by_level.get(COUNTY, 0), schools, admins)
