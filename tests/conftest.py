@@ -69,12 +69,13 @@ def database_url(migrated_template, tmp_path):
 
 @pytest.fixture
 def app(database_url):
+    """The app on a fresh database. No app context stays pushed: Flask keeps `g` (and
+    Flask-Login its user) on the app context, so a shared one would leak between clients."""
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        yield app
-        if not database.is_closed():
-            database.close()
+    database.connect(reuse_if_open=True)
+    yield app
+    if not database.is_closed():
+        database.close()
 
 
 @pytest.fixture

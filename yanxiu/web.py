@@ -10,7 +10,7 @@ def is_fragment_request() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
-def render(page: str, fragment: str | None = None, status: int = 200, **context):
+def render(page: str, fragment: str | None = None, /, status: int = 200, **context):
     """Render the full page, or only its fragment for an htmx request.
 
     The page template includes the fragment, so every piece of markup has one source.

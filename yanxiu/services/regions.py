@@ -174,6 +174,12 @@ def _school_counts_by_child(parent: Region, children: list[Region]) -> dict[str,
     return dict(rows)
 
 
+def direct_schools(region: Region):
+    """Active schools hanging directly on `region` (a county's schools; 直属 ones above it)."""
+    return (School.select().where((School.region == region) & (School.status != ARCHIVED))
+            .order_by(School.name))
+
+
 def search_regions(scope_path: str, query: str, limit: int = 50) -> list[Region]:
     """Regions inside the scope whose name contains, or code starts with, the query."""
     query = query.strip()[:30]
