@@ -42,5 +42,7 @@ def load_config(instance_path: str) -> dict:
             "application/json", "text/csv", "image/svg+xml",
         ],
         "COMPRESS_ALGORITHM": ["gzip"],
+        # Static files are streamed; gzip them too (old browsers lack br/zstd).
+        "COMPRESS_ALGORITHM_STREAMING": ["gzip"],
         "COMPRESS_MIN_SIZE": 300,
     }
