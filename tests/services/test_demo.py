@@ -1,0 +1,197 @@
+"""The demo dataset (SPEC §11): accounts that log in, 浙江省's schools, idempotence, refusal, CLI."""
+import re
+
+import pytest
+from peewee import fn
+
+from tests.conftest import log_in
+from yanxiu.models import Account, AuditLog, Binding, Region, School
+from yanxiu.models.account import SCHOOL_ADMIN
+from yanxiu.models.region import COUNTY, INSTITUTION_KINDS, SCHOOL, STAGES
+from yanxiu.services import accounts
+from yanxiu.services.demo import DEMO_PASSWORD, DEMO_SCHOOL_NAME, DemoRefused, build_demo
+
+# SPEC §11: account → (role label, scope name) shown on its workbench.
+SPEC_ACCOUNTS = {
+    "operator": ("平台运维", "全国"),
+    "zj_super": ("超级管理员", "浙江省"),
+    "zj_admin": ("研修专项管理员", "浙江省"),
+    "hz_admin": ("研修专项管理员", "杭州市"),
+    "xh_admin": ("研修专项管理员", "西湖区"),
+    "nb_admin": ("研修专项管理员", "宁波市"),
+    "school_admin": ("学校管理员", DEMO_SCHOOL_NAME),
+    "teacher": ("教师", "王丽"),
+}
+
+
+@pytest.fixture
+def demo(app):
+    return build_demo(scale=1)
+
+
+def _counts() -> dict:
+    return {model.__name__: model.select().count()
+            for model in (Region, School, Account, Binding, AuditLog)}
+
+
+def _zhejiang_counties() -> list[Region]:
+    zhejiang = Region.get(Region.code == "330000")
+    return list(Region.select().where(Region.in_subtree(zhejiang.path) & (Region.level == COUNTY)))
+
+
+@pytest.mark.parametrize("username", SPEC_ACCOUNTS)
+def test_spec_account_logs_in_and_workbench_shows_its_binding(demo, app, username):
+    client = app.test_client()
+    response = log_in(client, username, DEMO_PASSWORD)
+    assert response.status_code == 303, response.text
+    page = client.get("/workbench")
+    assert page.status_code == 200
+    role_label, scope_name = SPEC_ACCOUNTS[username]
+    assert role_label in page.text and scope_name in page.text
+
+
+def test_spec_bindings(demo):
+    account = Account.get(Account.username == "xh_admin")
+    assert account.is_demo
+    [binding] = account.bindings
+    assert binding.region.code == "330106" and binding.state == "active"
+    assert Account.get(Account.username == "operator").bindings[0].region.code == "000000"
+    assert not list(Account.get(Account.username == "teacher").bindings)
+    [school_binding] = Account.get(Account.username == "school_admin").bindings
+    assert school_binding.school.name == DEMO_SCHOOL_NAME
+    assert school_binding.school.region.code == "330106"
+    assert DEMO_SCHOOL_NAME in demo
+    # Exactly one school admin per school.
+    per_school = (Binding.select(Binding.school, fn.COUNT(Binding.id)).where(Binding.role == SCHOOL_ADMIN)
+                  .group_by(Binding.school).having(fn.COUNT(Binding.id) > 1))
+    assert not list(per_school)
+    # Every account is a demo account and shares the demo password.
+    assert not Account.select().where(Account.is_demo == False).exists()  # noqa: E712
+    bulk = Account.select().where(Account.username.startswith("sa_")).first()
+    assert accounts.hasher().verify(bulk.password_hash, DEMO_PASSWORD)
+
+
+def test_every_zhejiang_county_has_schools_named_after_it(demo):
+    counties = _zhejiang_counties()
+    assert len(counties) >= 80
+    for county in counties:
+        schools = list(School.select().where(School.region == county))
+        real_schools = [s for s in schools if s.kind == SCHOOL]
+        assert len(real_schools) >= 30, county.name
+        assert {s.kind for s in schools} >= set(INSTITUTION_KINDS) - {"other_institution"}
+        for school in schools:
+            assert school.name.startswith(county.name), school.name
+            assert school.region_path == county.path
+            assert (school.stage in STAGES) if school.kind == SCHOOL else school.stage is None
+            assert school.ownership in ("公办", "民办")
+            assert school.address.startswith("浙江省") and county.name in school.address
+            assert school.contact_name and re.fullmatch(r"1\d{10}|0\d{3}-\d{8}", school.contact_phone)
+    # Some county lists page at 50 rows; 西湖区 always does.
+    xihu = Region.get(Region.code == "330106")
+    assert School.select().where(School.region == xihu).count() > 50
+
+
+def test_province_and_cities_have_direct_schools(demo):
+    for code in ("330000", "330100", "330200"):
+        region = Region.get(Region.code == code)
+        schools = list(School.select().where(School.region == region))
+        assert len(schools) >= 3
+        assert all(s.name.startswith(region.name) and s.region_path == region.path for s in schools)
+
+
+def test_school_codes_are_ten_digits_and_unique(demo):
+    codes = [code for (code,) in School.select(School.code).tuples()]
+    assert len(codes) > 3000
+    assert all(len(c) == 10 and c.isdigit() for c in codes)
+    assert len(set(codes)) == len(codes)
+    # Names are unique within a region (the table's unique index would refuse otherwise).
+    pairs = [(r, n) for r, n in School.select(School.region, School.name).tuples()]
+    assert len(set(pairs)) == len(pairs)
+
+
+def _snapshot() -> list[tuple]:
+    return list(School.select(School.code, School.name, School.stage, School.ownership,
+                              School.address, School.contact_phone).order_by(School.code).tuples())
+
+
+def test_seeded_rebuild_gives_the_same_dataset(demo):
+    first = _snapshot()
+    admins = sorted(Account.select(Account.username, Account.display_name).tuples())
+    # 西湖区's list opens with the demo school.
+    assert [row for row in first if row[0].startswith("330106")][0][1] == DEMO_SCHOOL_NAME
+    build_demo(scale=2)
+    assert _snapshot() != first
+    build_demo(scale=1)
+    assert _snapshot() == first
+    assert sorted(Account.select(Account.username, Account.display_name).tuples()) == admins
+
+
+def test_second_run_changes_nothing(demo):
+    before = _counts()
+    codes_before = list(School.select(School.code, School.name).order_by(School.code).tuples())
+    summary = build_demo(scale=1)
+    assert "already built" in summary
+    assert _counts() == before
+    assert list(School.select(School.code, School.name).order_by(School.code).tuples()) == codes_before
+
+
+def test_another_scale_rebuilds_without_duplicates(demo):
+    schools_at_1 = School.select().count()
+    build_demo(scale=2)
+    assert School.select().count() > schools_at_1 * 1.8
+    assert Account.select().where(Account.username == "xh_admin").count() == 1
+    assert AuditLog.select().where(AuditLog.action == "demo.built").count() == 1
+    assert Binding.select().where(Binding.role == SCHOOL_ADMIN).join(Account).where(
+        Account.username == "school_admin").count() == 1
+
+
+def test_one_audit_row_with_counts(demo):
+    rows = list(AuditLog.select().where(AuditLog.action == "demo.built"))
+    assert len(rows) == 1
+    assert '"schools": %d' % School.select().count() in rows[0].after
+    assert AuditLog.select().count() == 1
+
+
+def test_refuses_when_a_real_account_exists(app):
+    accounts.register("real_user", "真实用户", "Xy7!realpass")
+    with pytest.raises(DemoRefused) as refused:
+        build_demo(scale=1)
+    assert "非演示" in str(refused.value)
+    assert School.select().count() == 0 and Region.select().count() == 0
+
+
+def test_refuses_after_demo_when_a_real_account_is_added(demo):
+    accounts.register("real_user", "真实用户", "Xy7!realpass")
+    before = _counts()
+    with pytest.raises(DemoRefused):
+        build_demo(scale=1)
+    assert _counts() == before
+
+
+def test_refuses_a_bad_scale(app):
+    with pytest.raises(DemoRefused):
+        build_demo(scale=0)
+
+
+def test_cli_demo(runner):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert DEMO_SCHOOL_NAME in result.output
+    assert Account.select().where(Account.username == "operator").exists()
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0 and "already built" in again.output
+
+
+def test_cli_demo_refuses_real_data(runner):
+    accounts.register("real_user", "真实用户", "Xy7!realpass")
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 1
+    assert "非演示" in result.output
+
+
+def test_xihu_school_list_pages_for_xh_admin(demo, app):
+    client = app.test_client()
+    assert log_in(client, "xh_admin", DEMO_PASSWORD).status_code == 303
+    page = client.get("/regions/330106/schools")
+    assert page.status_code == 200
+    assert "第 1 / 2 页" in page.text and "下一页" in page.text
