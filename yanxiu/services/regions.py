@@ -177,7 +177,7 @@ def _school_counts_by_child(parent: Region, children: list[Region]) -> dict[str,
 def direct_schools(region: Region):
     """Active schools hanging directly on `region` (a county's schools; 直属 ones above it)."""
     return (School.select().where((School.region == region) & (School.status != ARCHIVED))
-            .order_by(School.name))
+            .order_by(School.code))
 
 
 def search_regions(scope_path: str, query: str, limit: int = 50) -> list[Region]:
