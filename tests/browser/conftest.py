@@ -105,11 +105,8 @@ def page(context):
     problems: list[str] = []
 
     def on_console(msg):
-        url = msg.location.get("url", "")
-        # The browser asks for /favicon.ico on its own; the app has none (a 404, not a fault
-        # of the page). Everything else logged as an error or warning is a problem.
-        if msg.type in ("error", "warning") and not url.endswith("/favicon.ico"):
-            problems.append(f"console {msg.type}: {msg.text} ({url})")
+        if msg.type in ("error", "warning"):
+            problems.append(f"console {msg.type}: {msg.text} ({msg.location.get('url', '')})")
 
     page.on("console", on_console)
     page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
