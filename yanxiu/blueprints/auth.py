@@ -14,8 +14,12 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site paths are followed after login.
+
+    Browsers read a backslash as a slash, so `/\\evil.example` would leave the site.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable() and not urlsplit(target).netloc):
         return target
     return url_for("workbench.home")
 
@@ -30,9 +34,19 @@ def _field_error(form, err: AccountError) -> None:
 
 def _sign_in(account) -> None:
     """A fresh session id at every login: drop the old cookie session entirely."""
-    token, user_session = accounts.start_session(account, address=client_address())
+    previous = current_user.session if current_user.is_authenticated else None
+    token, user_session = accounts.start_session(account, address=client_address(),
+                                                 replaces=previous)
     session.clear()
     login_user(SessionUser(user_session, token))
+
+
+def _with_retry_after(response: tuple) -> tuple:
+    """A throttled answer tells the client when the per-address window reopens."""
+    body, status = response
+    if status == 429:
+        return body, status, {"Retry-After": str(int(accounts.ADDRESS_WINDOW.total_seconds()))}
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -58,7 +72,7 @@ def login():
             return redirect(_safe_next(form.next.data), 303)
     elif form.is_submitted():
         status = 422
-    return render("auth/login.html", form=form, status=status)
+    return _with_retry_after(render("auth/login.html", form=form, status=status))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -104,6 +118,9 @@ def password_change():
             accounts.change_password(current_user.account, form.old_password.data,
                                      form.new_password.data, session=current_user.session,
                                      address=client_address())
+        except LoginThrottled as err:
+            form.form_errors.append(str(err))
+            status = 429
         except AccountError as err:
             _field_error(form, err)
             status = 422
@@ -112,7 +129,7 @@ def password_change():
             return redirect(url_for("workbench.home"), 303)
     elif form.is_submitted():
         status = 422
-    return render("auth/password.html", form=form, status=status)
+    return _with_retry_after(render("auth/password.html", form=form, status=status))
 
 
 @bp.route("/account/binding", methods=["POST"])
@@ -120,12 +137,14 @@ def password_change():
 def binding_switch():
     """切换身份: act under another of the account's bindings."""
     form = SwitchBindingForm()
-    if form.validate_on_submit():
-        try:
-            binding = accounts.switch_binding(current_user.session, int(form.binding_id.data),
-                                              address=client_address())
-        except (AccountError, ValueError):
-            flash("无法切换到该身份", "error")
-        else:
-            flash(f"已切换为：{binding.scope_name} {binding.role_label}", "success")
+    if not form.validate_on_submit():
+        flash("无法切换到该身份", "error")
+        return redirect(url_for("workbench.home"), 303)
+    try:
+        binding = accounts.switch_binding(current_user.session, int(form.binding_id.data),
+                                          address=client_address())
+    except AccountError:
+        flash("无法切换到该身份", "error")
+    else:
+        flash(f"已切换为：{binding.scope_name} {binding.role_label}", "success")
     return redirect(url_for("workbench.home"), 303)

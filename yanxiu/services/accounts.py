@@ -9,7 +9,7 @@ from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from yanxiu.db import database
 from yanxiu.models import Account, Binding, LoginFailure, UserSession
@@ -83,6 +83,9 @@ def register(username: str, display_name: str, password: str, *, address: str = 
     if not NAME_RE.match(display_name):
         raise AccountError("姓名须为 2–30 个汉字或字母（可含 ·）", "display_name")
     check_password_rules(password, username)
+    # Names differing only in case would let one person pass for another.
+    if Account.select().where(fn.LOWER(Account.username) == username.lower()).exists():
+        raise AccountError("该用户名已被注册", "username")
     try:
         with database.atomic():
             account = Account.create(username=username, display_name=display_name,
@@ -103,14 +106,19 @@ def _recent_failures(address: str, username: str) -> tuple[int, int]:
     return by_address, by_account
 
 
+def _refuse_if_throttled(username: str, address: str) -> None:
+    """Raise LoginThrottled (and audit the refusal) once either failure counter is full."""
+    by_address, by_account = _recent_failures(address, username)
+    if by_address >= ADDRESS_LIMIT or by_account >= ACCOUNT_LIMIT:
+        audit.record("login.throttled", target_type="account", target_id=username[:40],
+                     address=address, result="refused")
+        raise LoginThrottled("登录失败次数过多，请稍后再试（每分钟最多 5 次，每个账号 15 分钟内最多 10 次）")
+
+
 def authenticate(username: str, password: str, *, address: str) -> Account:
     """Check credentials under the throttle; record failures and refusals."""
     username = username.strip()[:64]
-    by_address, by_account = _recent_failures(address, username)
-    if by_address >= ADDRESS_LIMIT or by_account >= ACCOUNT_LIMIT:
-        audit.record("login.throttled", target_type="account", target_id=username,
-                     address=address, result="refused")
-        raise LoginThrottled("登录失败次数过多，请稍后再试（每分钟最多 5 次，每个账号 15 分钟内最多 10 次）")
+    _refuse_if_throttled(username, address)
     account = Account.get_or_none(Account.username == username)
     ok = False
     if account is not None and account.is_active:
@@ -127,7 +135,7 @@ def authenticate(username: str, password: str, *, address: str) -> Account:
     if not ok:
         LoginFailure.create(username=username, address=address)
         audit.record("login.failed", actor=account, target_type="account",
-                     target_id=username, address=address, result="refused")
+                     target_id=username[:40], address=address, result="refused")
         raise AccountError("用户名或密码错误", "password")
     if hasher().check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
@@ -144,8 +152,15 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def start_session(account: Account, *, address: str) -> tuple[str, UserSession]:
-    """Open a server-side session; returns the token the cookie carries, and the session."""
+def start_session(account: Account, *, address: str,
+                  replaces: UserSession | None = None) -> tuple[str, UserSession]:
+    """Open a server-side session; returns the token the cookie carries, and the session.
+
+    `replaces` is the session the browser held before (signing in again, or as another
+    account): it ends, so its token is worthless even if it was copied.
+    """
+    if replaces is not None:
+        end_sessions(UserSession.id == replaces.id)
     token = secrets.token_urlsafe(32)
     first = (Binding.select().where((Binding.account == account) & (Binding.state == "active"))
              .order_by(Binding.id).first())
@@ -196,10 +211,18 @@ def logout(session: UserSession, *, address: str) -> None:
 
 def change_password(account: Account, old: str, new: str, *, session: UserSession,
                     address: str) -> None:
-    """修改密码: check the old one, apply rules, end every other session of the account."""
+    """修改密码: check the old one, apply rules, end every other session of the account.
+
+    Wrong old passwords count as failed logins, so a borrowed session cannot guess it freely.
+    """
+    _refuse_if_throttled(account.username, address)
     try:
         hasher().verify(account.password_hash, old)
     except (VerificationError, InvalidHashError):
+        LoginFailure.create(username=account.username, address=address)
+        audit.record("account.password_change_failed", actor=account,
+                     binding=session.current_binding_id, target_type="account",
+                     target_id=account.id, address=address, result="refused")
         raise AccountError("原密码不正确", "old_password") from None
     if old == new:
         raise AccountError("新密码不能与原密码相同", "new_password")
@@ -227,6 +250,9 @@ def switch_binding(session: UserSession, binding_id: int, *, address: str) -> Bi
     binding = Binding.get_or_none((Binding.id == binding_id) & (Binding.account == session.account_id)
                                   & (Binding.state == "active"))
     if binding is None:
+        audit.record("binding.switch", actor=session.account_id,
+                     binding=session.current_binding_id, target_type="binding",
+                     target_id=binding_id, address=address, result="refused")
         raise AccountError("无法切换到该身份")
     UserSession.update(current_binding=binding).where(UserSession.id == session.id).execute()
     audit.record("binding.switch", actor=session.account_id, binding=binding,
