@@ -25,16 +25,14 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, serve_in_thread  # noqa: E402
+
 PASSWORD = "Demo@2025"
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 360, "height": 740}
@@ -60,31 +58,6 @@ def build_app(db_path: Path):
     return app
 
 
-def serve_in_thread(app):
-    """waitress on a free loopback port; returns (base URL, stop function)."""
-    from waitress import create_server, wasyncore
-
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="yanxiu-shots")
-    stopping = threading.Event()
-
-    def run():
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-        for dispatcher in list(server._map.values()):
-            try:
-                dispatcher.close()
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=run, name="yanxiu-shots-server", daemon=True)
-    thread.start()
-
-    def stop():
-        stopping.set()
-        thread.join(timeout=10)
-
-    return f"http://127.0.0.1:{server.effective_port}", stop
 
 
 def log_in(page, base: str, username: str) -> None:

@@ -7,15 +7,13 @@ database proxy is shared and its connections are per thread, so the same fixture
 and the PostgreSQL of YANXIU_TEST_DATABASE_URL.
 """
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, serve_in_thread
+
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
 
@@ -53,32 +51,6 @@ class LiveServer:
         return self.url + path
 
 
-def serve_in_thread(app):
-    """Start waitress for `app` on a free loopback port; returns (base URL, stop function)."""
-    from waitress import create_server, wasyncore
-
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="yanxiu-test")
-    stopping = threading.Event()
-
-    def run():
-        # waitress's own run() loops until every socket is closed; this loop checks for stop.
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-        for dispatcher in list(server._map.values()):
-            try:
-                dispatcher.close()
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=run, name="yanxiu-live-server", daemon=True)
-    thread.start()
-
-    def stop():
-        stopping.set()
-        thread.join(timeout=10)
-
-    return f"http://127.0.0.1:{server.effective_port}", stop
 
 
 @pytest.fixture
