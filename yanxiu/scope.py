@@ -159,3 +159,28 @@ def policy_of(view) -> tuple | None:
     """The policy a view declared, for the route meta-test."""
     return getattr(view, "policy", None)
 
+
+
+def may_issue_code(binding: Binding, role: str, region: Region | None = None,
+                   school: School | None = None) -> bool:
+    """Whether `binding` may issue a 权限码 for `role` on that region or school (SPEC §2).
+
+    - the operator issues province super-admin codes;
+    - a super admin issues its own region's training-admin codes and each direct
+      sub-region's super-admin code;
+    - a county-level admin (super or training) issues school-admin codes for its schools,
+      a province or city admin for the schools directly under it (直属).
+    """
+    if role == SCHOOL_ADMIN:
+        return (school is not None and region is None
+                and binding.role in (SUPER, TRAINING) and school.region_id == binding.region_id)
+    if school is not None or region is None:
+        return False
+    if binding.role == OPERATOR:
+        return role == SUPER and region.level == "province"
+    if binding.role == SUPER:
+        if role == TRAINING:
+            return region.id == binding.region_id
+        if role == SUPER:
+            return region.parent_id == binding.region_id
+    return False
