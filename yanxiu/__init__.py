@@ -34,8 +34,8 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import auth, regions, system, workbench
-    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp):
+    from yanxiu.blueprints import auth, codes, regions, system, workbench
+    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)
@@ -89,6 +89,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from yanxiu.models.account import ROLE_LABELS
     from yanxiu.models.region import LEVEL_LABELS
 
     @app.template_filter("date")
@@ -105,6 +106,7 @@ def _register_template_helpers(app: Flask) -> None:
         return (value + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
 
     app.jinja_env.globals["LEVEL_LABELS"] = LEVEL_LABELS
+    app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
 
     @app.context_processor
     def _identity():

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from yanxiu.db import database
 from yanxiu.models import Binding, CodeFailure, PermissionCode, Region, School
-from yanxiu.models.account import ROLE_LABELS, SCHOOL_ADMIN, SUPER, Account
+from yanxiu.models.account import ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, Account
 from yanxiu.models.base import now
 from yanxiu.models.code import REVOKED, UNUSED, USED
+from yanxiu.models.region import in_subtree
 from yanxiu.scope import may_issue_code
 from yanxiu.services import audit
 
@@ -206,3 +207,75 @@ def end_binding(target: Binding, *, ended_by: Account, reason: str, address: str
     audit.record("binding.ended", actor=ended_by, binding=binding, target_type="binding",
                  target_id=target.id, scope_path=path, before={"state": "active"},
                  after={"state": "ended", "reason": reason[:200]}, address=address)
+
+
+@dataclass
+class CodeTarget:
+    """Something a binding may issue a code for: (role, region or school), with its label."""
+    role: str
+    region: Region | None
+    school: School | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}:{(self.school or self.region).code}"
+
+    @property
+    def label(self) -> str:
+        return f"{(self.school or self.region).name} · {ROLE_LABELS[self.role]}"
+
+
+def issuable_targets(binding: Binding) -> list[CodeTarget]:
+    """Every (role, scope) the binding may issue a code for, by the rule in yanxiu.scope."""
+    region = binding.region
+    candidates = [CodeTarget(TRAINING, region, None)] if region else []
+    if region is not None:
+        candidates += [CodeTarget(SUPER, child, None)
+                       for child in Region.select().where(Region.parent == region).order_by(Region.code)]
+        candidates += [CodeTarget(SCHOOL_ADMIN, None, school)
+                       for school in School.select().where((School.region == region)
+                                                           & (School.status == "active"))
+                       .order_by(School.code)]
+    return [t for t in candidates if may_issue_code(binding, t.role, t.region, t.school)]
+
+
+def target_by_key(binding: Binding, key: str) -> CodeTarget | None:
+    """The issuable target named by a form value such as `school:3301060001`."""
+    return next((t for t in issuable_targets(binding) if t.key == key), None)
+
+
+def codes_issued_in_scope(path: str, state: str = ""):
+    """Codes whose scope lies inside the subtree at `path`, newest first, optionally by state."""
+    query = (PermissionCode.select().where(in_subtree(PermissionCode.scope_path, path))
+             .order_by(PermissionCode.id.desc()))
+    stamp = now()
+    if state == UNUSED:
+        return query.where((PermissionCode.state == UNUSED) & (PermissionCode.expires_at > stamp))
+    if state == "expired":
+        return query.where((PermissionCode.state == UNUSED) & (PermissionCode.expires_at <= stamp))
+    if state in (USED, REVOKED):
+        return query.where(PermissionCode.state == state)
+    return query
+
+
+def reissue_code(binding: Binding, code: PermissionCode, *, address: str = "") -> IssuedCode:
+    """重新发放: revoke the code if still unused and issue a fresh one for the same scope."""
+    if code_state(code) == UNUSED:
+        revoke_code(binding, code, address=address)
+    return issue_permission_code(binding, code.role, region=code.region, school=code.school,
+                                 address=address)
+
+
+def subordinate_bindings(binding: Binding):
+    """Active bindings this binding may end: those whose (role, scope) it may issue codes for."""
+    keys = issuable_targets(binding)
+    region_roles = [(t.role, t.region.id) for t in keys if t.region is not None]
+    school_ids = [t.school.id for t in keys if t.school is not None]
+    cond = Binding.id.is_null()
+    for role, region_id in region_roles:
+        cond = cond | ((Binding.role == role) & (Binding.region == region_id))
+    if school_ids:
+        cond = cond | ((Binding.role == SCHOOL_ADMIN) & Binding.school.in_(school_ids))
+    return (Binding.select().where((Binding.state == "active") & cond
+                                   & (Binding.account != binding.account_id))
+            .order_by(Binding.id))
