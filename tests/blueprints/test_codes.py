@@ -11,7 +11,7 @@ HX = {"HX-Request": "true"}
 
 
 def issue(client, target, days=30):
-    return form_post(client, "/codes", {"target": target, "days": str(days)})
+    return form_post(client, "/codes", {"grant": target, "days": str(days)})
 
 
 def plain_code(response) -> str:
@@ -57,7 +57,7 @@ def test_bad_expiry_keeps_the_form(login_as):
 
 
 def test_issue_without_csrf_token_is_refused(login_as):
-    response = login_as("xh_admin").post("/codes", data={"target": "school:3301060001", "days": "30"})
+    response = login_as("xh_admin").post("/codes", data={"grant": "school:3301060001", "days": "30"})
     assert response.status_code == 400 and PermissionCode.select().count() == 0
 
 

@@ -25,10 +25,10 @@ def _code_or_404(code_id: int) -> PermissionCode:
 
 def _issue_form() -> IssueCodeForm:
     form = IssueCodeForm()
-    form.target.choices = [("", "请选择…")] + [(t.key, t.label) for t in
+    form.grant.choices = [("", "请选择…")] + [(t.key, t.label) for t in
                                              codes.issuable_targets(current_user.binding)]
-    if request.method == "GET" and request.args.get("target"):
-        form.target.data = request.args["target"]
+    if request.method == "GET" and request.args.get("grant"):
+        form.grant.data = request.args["grant"]
     return form
 
 
@@ -53,16 +53,16 @@ def code_issue():
     """Issue a code; the page shows it once, printable as a hand-over slip."""
     form = _issue_form()
     if form.validate_on_submit():
-        target = codes.target_by_key(current_user.binding, form.target.data)
+        target = codes.target_by_key(current_user.binding, form.grant.data)
         if target is None:
-            form.target.errors = ["请选择有效的发放对象"]
+            form.grant.errors = ["请选择有效的发放对象"]
         else:
             try:
                 issued = codes.issue_permission_code(
                     current_user.binding, target.role, region=target.region, school=target.school,
                     days=form.days.data, address=client_address())
             except CodeError as err:
-                form.target.errors = [str(err)]
+                form.grant.errors = [str(err)]
             else:
                 return render("codes/slip.html", issued=issued, scope_name=codes.scope_name)
     return _list_page(form, 422)

@@ -7,7 +7,7 @@ from yanxiu.services.codes import DEFAULT_DAYS, MAX_DAYS
 
 
 class IssueCodeForm(FlaskForm):
-    target = SelectField("发放对象", validate_choice=False,
+    grant = SelectField("发放对象", validate_choice=False,
                          validators=[DataRequired("请选择发放对象")])
     days = IntegerField("有效期（天）", default=DEFAULT_DAYS, validators=[
         DataRequired("请输入有效期"),

@@ -7,8 +7,8 @@ from pathlib import Path
 from peewee import fn
 
 from yanxiu.db import database
-from yanxiu.models import Region, School
-from yanxiu.models.region import (CITY, COUNTY, NATION, NATION_CODE, PROVINCE,
+from yanxiu.models import PermissionCode, Region, School
+from yanxiu.models.region import (CITY, COUNTY, LEVEL_LABELS, NATION, NATION_CODE, PROVINCE,
                                   ARCHIVED)
 from yanxiu.models.base import now
 from yanxiu.services import audit
@@ -34,26 +34,50 @@ class LoadReport:
         return bool(self.added or self.renamed or self.moved)
 
 
+# The levels a region of each level may hang on (counties of municipalities and
+# 省直辖 counties hang directly on the province).
+PARENT_LEVELS = {PROVINCE: {NATION}, CITY: {PROVINCE}, COUNTY: {PROVINCE, CITY}}
+REGION_FILE_COLUMNS = ("code", "name", "level", "parent_code")
+
+
 def _read_rows(path: Path, report: LoadReport) -> list[dict]:
     rows, seen = [], set()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), start=2):
-            code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
-            level, parent = (row.get("level") or "").strip(), (row.get("parent_code") or "").strip()
-            if not (len(code) == 6 and code.isdigit()) or code == NATION_CODE:
-                report.errors.append(f"第 {lineno} 行：区划代码“{code}”不是 6 位数字")
-            elif level not in LEVEL_ORDER or not name:
-                report.errors.append(f"第 {lineno} 行：级别或名称无效")
-            elif code in seen:
-                report.errors.append(f"第 {lineno} 行：区划代码 {code} 重复")
-            else:
-                seen.add(code)
-                rows.append({"code": code, "name": name, "level": level,
-                             "parent": parent or NATION_CODE})
-    known = seen | {NATION_CODE}
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REGION_FILE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                report.errors.append(f"第 1 行：表头应为 {','.join(REGION_FILE_COLUMNS)}，"
+                                     f"缺少 {','.join(missing)}")
+                return []
+            for lineno, row in enumerate(reader, start=2):
+                code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
+                level = (row.get("level") or "").strip()
+                parent = (row.get("parent_code") or "").strip()
+                if not (len(code) == 6 and code.isdigit()) or code == NATION_CODE:
+                    report.errors.append(f"第 {lineno} 行：区划代码“{code}”不是 6 位数字")
+                elif level not in LEVEL_ORDER or not name:
+                    report.errors.append(f"第 {lineno} 行：级别或名称无效")
+                elif code in seen:
+                    report.errors.append(f"第 {lineno} 行：区划代码 {code} 重复")
+                else:
+                    seen.add(code)
+                    rows.append({"code": code, "name": name, "level": level,
+                                 "parent": parent or NATION_CODE, "line": lineno})
+    except UnicodeDecodeError:
+        report.errors.append("文件不是 UTF-8 编码：请在表格软件中另存为“CSV UTF-8”后再导入")
+        return []
+    if not rows and not report.errors:
+        report.errors.append("文件中没有区划数据")
+    level_of = {r["code"]: r["level"] for r in rows} | {NATION_CODE: NATION}
     for row in rows:
-        if row["parent"] not in known:
-            report.errors.append(f"区划 {row['code']} 的上级 {row['parent']} 不在列表中")
+        if row["parent"] not in level_of:
+            report.errors.append(f"第 {row['line']} 行：区划 {row['code']} 的上级 "
+                                 f"{row['parent']} 不在列表中")
+        elif level_of[row["parent"]] not in PARENT_LEVELS[row["level"]]:
+            report.errors.append(f"第 {row['line']} 行：区划 {row['code']} 的上级 "
+                                 f"{row['parent']} 级别不对（{LEVEL_LABELS[row['level']]}不能隶属于"
+                                 f"{LEVEL_LABELS[level_of[row['parent']]]}）")
     return sorted(rows, key=lambda r: (LEVEL_ORDER[r["level"]], r["code"]))
 
 
@@ -134,7 +158,11 @@ def _repair_tree(rows: list[dict], report: LoadReport) -> None:
             region.updated_at = now()
             region.save()
             if old_path != path:
+                # Copies of the path follow the move (schools; codes issued for the region
+                # or its schools), so the new parent's admins see them and the old ones don't.
                 School.update(region_path=path).where(School.region == region).execute()
+                (PermissionCode.update(scope_path=path)
+                 .where(PermissionCode.scope_path == old_path).execute())
 
 
 def _current_parent_code(region: Region, regions: dict) -> str:
