@@ -34,8 +34,8 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import auth, codes, regions, system, workbench
-    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp):
+    from yanxiu.blueprints import auth, codes, progress, regions, system, workbench
+    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)
@@ -89,24 +89,23 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from yanxiu.formatting import local_date, local_datetime, percent
+    from yanxiu.masking import mask_phone
     from yanxiu.models.account import ROLE_LABELS
     from yanxiu.models.region import LEVEL_LABELS
 
-    @app.template_filter("date")
-    def _date(value):
-        """Dates as 2025-07-01, in Asia/Shanghai (stored times are UTC)."""
-        if value is None:
-            return ""
-        return (value + datetime.timedelta(hours=8)).strftime("%Y-%m-%d")
-
-    @app.template_filter("datetime")
-    def _datetime(value):
-        if value is None:
-            return ""
-        return (value + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    app.add_template_filter(local_date, "date")
+    app.add_template_filter(local_datetime, "datetime")
+    app.add_template_filter(percent, "percent")
+    app.add_template_filter(mask_phone, "mask_phone")
 
     app.jinja_env.globals["LEVEL_LABELS"] = LEVEL_LABELS
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
+
+    @app.context_processor
+    def _clock():
+        from yanxiu.models.base import now
+        return {"now": now()}
 
     @app.context_processor
     def _identity():
