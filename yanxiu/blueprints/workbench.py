@@ -4,7 +4,9 @@ from flask_login import current_user
 
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.scope import Scope, signed_in
-from yanxiu.services.workbench import scope_figures
+from yanxiu.forms.notices import ReadForm
+from yanxiu.services import notices
+from yanxiu.services.workbench import scope_figures, todo
 from yanxiu.web import render
 
 bp = Blueprint("workbench", __name__)
@@ -22,9 +24,14 @@ def index():
 def home():
     """工作台: who I am, where, and my scope's figures."""
     binding = current_user.binding
-    figures = school = None
-    if binding is not None and binding.role == SCHOOL_ADMIN:
-        school = binding.school
-    elif binding is not None:
-        figures = scope_figures(Scope.of(binding))
-    return render("workbench/home.html", binding=binding, figures=figures, school=school)
+    figures = school = tasks = None
+    unread = []
+    if binding is not None:
+        unread = list(notices.inbox(binding).limit(5))
+        if binding.role == SCHOOL_ADMIN:
+            school = binding.school
+        else:
+            scope = Scope.of(binding)
+            figures, tasks = scope_figures(scope), todo(scope, binding.region)
+    return render("workbench/home.html", binding=binding, figures=figures, school=school,
+                  tasks=tasks, unread=unread, read_form=ReadForm())

@@ -2,10 +2,12 @@
 from yanxiu.models.account import (Account, AuditLog, Binding, LoginFailure,
                                    UserSession)
 from yanxiu.models.code import CodeFailure, PermissionCode
+from yanxiu.models.notice import FaqEntry, FaqTopic, Notice, NoticeRecipient
 from yanxiu.models.region import Region, School
 
 ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog,
-              PermissionCode, CodeFailure]
+              PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry]
 
-__all__ = ["Account", "AuditLog", "Binding", "CodeFailure", "LoginFailure", "PermissionCode",
-           "Region", "School", "UserSession", "ALL_MODELS"]
+__all__ = ["Account", "AuditLog", "Binding", "CodeFailure", "FaqEntry", "FaqTopic",
+           "LoginFailure", "Notice", "NoticeRecipient", "PermissionCode", "Region", "School",
+           "UserSession", "ALL_MODELS"]

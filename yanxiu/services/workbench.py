@@ -1,12 +1,16 @@
 """工作台: the key figures of a binding's scope."""
+import datetime
 from dataclasses import dataclass
 
 from peewee import fn
 
-from yanxiu.models import Binding, Region, School
+from yanxiu.models import Binding, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
-from yanxiu.models.region import ARCHIVED, CITY, COUNTY, PROVINCE
+from yanxiu.models.base import now
+from yanxiu.models.code import UNUSED
+from yanxiu.models.region import ARCHIVED, CITY, COUNTY, PROVINCE, in_subtree
 from yanxiu.scope import Scope
+from yanxiu.services import activation
 
 
 @dataclass
@@ -34,3 +38,27 @@ def scope_figures(scope: Scope) -> ScopeFigures:
                      & (Binding.role == SCHOOL_ADMIN)).count())
     return ScopeFigures(direct, by_level.get(PROVINCE, 0), by_level.get(CITY, 0),
                         by_level.get(COUNTY, 0), schools, admins)
+
+
+@dataclass
+class ToDo:
+    """待办: what needs the admin's attention in its scope."""
+    regions_without_super: int
+    schools_inactive: int
+    codes_expiring: int
+
+
+EXPIRY_WARNING = datetime.timedelta(days=7)
+
+
+def todo(scope: Scope, region: Region) -> ToDo:
+    """Unactivated direct sub-regions and schools of the subtree, unused codes expiring within 7 days."""
+    progress = activation.region_progress(region)
+    totals = progress.totals
+    stamp = now()
+    expiring = (PermissionCode.select()
+                .where(in_subtree(PermissionCode.scope_path, scope.path)
+                       & (PermissionCode.state == UNUSED) & (PermissionCode.expires_at > stamp)
+                       & (PermissionCode.expires_at <= stamp + EXPIRY_WARNING)).count())
+    return ToDo(totals.sub_regions - totals.supers_activated,
+                totals.schools - totals.schools_activated, expiring)
