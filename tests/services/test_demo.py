@@ -5,10 +5,10 @@ import pytest
 from peewee import fn
 
 from tests.conftest import log_in
-from yanxiu.models import Account, AuditLog, Binding, Region, School
+from yanxiu.models import Account, AuditLog, Binding, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.region import COUNTY, INSTITUTION_KINDS, SCHOOL, STAGES
-from yanxiu.services import accounts
+from yanxiu.services import accounts, codes
 from yanxiu.services.demo import DEMO_PASSWORD, DEMO_SCHOOL_NAME, DemoRefused, build_demo
 
 # SPEC §11: account → (role label, scope name) shown on its workbench.
@@ -195,3 +195,29 @@ def test_xihu_school_list_pages_for_xh_admin(demo, app):
     page = client.get("/regions/330106/schools")
     assert page.status_code == 200
     assert "第 1 / 2 页" in page.text and "下一页" in page.text
+
+
+def test_every_binding_has_the_used_code_behind_it(demo):
+    bindings = Binding.select().where(Binding.role != "operator").count()
+    used = PermissionCode.select().where(PermissionCode.state == "used")
+    assert used.count() == bindings
+    assert all(c.binding.account_id == c.used_by_id for c in used)
+
+
+def test_demo_has_unused_expiring_expired_and_revoked_codes(demo):
+    states = {codes.code_state(c) for c in PermissionCode.select()}
+    assert {"unused", "used", "expired"} <= states
+
+
+def test_school_admin_sees_the_demo_urge_on_the_workbench(demo, app):
+    client = app.test_client()
+    assert log_in(client, "school_admin", DEMO_PASSWORD).status_code == 303
+    assert "请学校管理员登录平台审核本校教师的实名信息" in client.get("/workbench").text
+
+
+def test_activation_progress_differs_between_regions(demo, app):
+    client = app.test_client()
+    log_in(client, "zj_admin", DEMO_PASSWORD)
+    page = client.get("/progress").text
+    rates = set(re.findall(r'<td class="num">(\d+\.\d)%</td>', page))
+    assert len(rates) > 2

@@ -7,6 +7,8 @@ table but the regions — the database holds nothing but demo data, see `_refuse
 and built again. Everything random is drawn from generators seeded per region, so the
 same version and scale always give the same names, codes and admins.
 """
+import datetime
+import hashlib
 import json
 import random
 import time
@@ -14,7 +16,8 @@ import time
 from peewee import sort_models
 
 from yanxiu.db import database, is_postgres
-from yanxiu.models import ALL_MODELS, Account, AuditLog, Binding, Region, School
+from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Notice, NoticeRecipient,
+                           PermissionCode, Region, School)
 from yanxiu.models.account import OPERATOR, SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import CITY, COUNTY, NATION_CODE, SCHOOL
@@ -22,7 +25,7 @@ from yanxiu.services import accounts, audit
 from yanxiu.services.regions import load_regions
 
 # Bump when the dataset's content changes, so an older demo database is rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 DEMO_PASSWORD = "Demo@2025"
 PROVINCE_CODE = "330000"
 SEED = 20250701
@@ -362,6 +365,8 @@ def _populate(scale: int) -> dict:
     _insert(School, school_rows)
     counts["schools"] = len(school_rows)
     counts.update(_create_accounts(province, cities, counties, stamp))
+    counts.update(_create_codes(province, stamp))
+    counts.update(_create_notices(stamp))
     return counts
 
 
@@ -423,3 +428,97 @@ def _create_accounts(province: Region, cities: list[Region], counties: list[Regi
     } for username, role, region, school in grants])
     return {"accounts": len(accts), "bindings": len(grants),
             "school_admins": sum(1 for g in grants if g[1] == SCHOOL_ADMIN)}
+
+
+def _demo_code_hash(rng: random.Random) -> str:
+    """The hash of a code nobody will type (the demo's history of handed-over codes)."""
+    return hashlib.sha256(f"demo-{rng.random()}".encode()).hexdigest()
+
+
+def _create_codes(province: Region, stamp) -> dict:
+    """Codes as the rules would have issued them: a used one behind every binding, plus
+    unused, soon-expiring, expired and revoked ones for 未激活 regions and schools."""
+    rng = random.Random(f"{SEED}-codes")
+    accounts_by_name = dict(Account.select(Account.username, Account.id).tuples())
+    region_by_id = {r.id: r for r in Region.select().where(Region.in_subtree(province.path))}
+    region_by_id[province.parent_id] = Region.get_by_id(province.parent_id)
+    supers = dict(Binding.select(Binding.region, Binding.account)
+                  .where(Binding.role == SUPER).tuples())
+    trainings = dict(Binding.select(Binding.region, Binding.account)
+                     .where(Binding.role == TRAINING).tuples())
+    operator = accounts_by_name["operator"]
+
+    def issuer(role: str, region: Region) -> int:
+        """Who could have issued it: the super admin above (or the region's own, for training)."""
+        if role == SUPER:
+            return supers.get(region.parent_id, operator)
+        if role == TRAINING:
+            return supers.get(region.id) or supers.get(region.parent_id, operator)
+        return trainings.get(region.id) or supers.get(region.id, operator)
+
+    rows = []
+
+    def code(role, region, school, issued_days_ago, valid_days, state="unused", binding=None):
+        issued_at = stamp - datetime.timedelta(days=issued_days_ago)
+        rows.append({
+            "code_hash": _demo_code_hash(rng), "role": role,
+            "region": region.id if school is None else None, "school": school.id if school else None,
+            "scope_path": region.path, "issued_by": issuer(role, region), "issued_at": issued_at,
+            "expires_at": issued_at + datetime.timedelta(days=valid_days), "state": state,
+            "used_by": binding.account_id if binding else None, "binding": binding.id if binding else None,
+            "used_at": issued_at + datetime.timedelta(days=1) if binding else None,
+            "revoked_at": issued_at + datetime.timedelta(days=2) if state == "revoked" else None,
+            "revoked_by": issuer(role, region) if state == "revoked" else None,
+        })
+
+    for binding in Binding.select().where(Binding.role != "operator"):
+        school = binding.school if binding.school_id else None
+        region = region_by_id[school.region_id] if school else region_by_id[binding.region_id]
+        code(binding.role, region, school, rng.randint(20, 60), 30, "used", binding)
+    for region in region_by_id.values():
+        if region.level == COUNTY and region.id not in supers and region.parent_id in supers:
+            days = rng.choice([3, 10, 25, 40])  # 40 days ago: expired
+            code(SUPER, region, None, days, 30, "revoked" if rng.random() < 0.1 else "unused")
+    inactive = (School.select().where(School.region.in_(
+        [r.id for r in region_by_id.values() if r.code in SCHOOL_ADMIN_COUNTIES]))
+        .where(School.id.not_in(Binding.select(Binding.school).where(Binding.school.is_null(False))))
+        .order_by(School.code))
+    for school in inactive:
+        if rng.random() < 0.5:
+            code(SCHOOL_ADMIN, region_by_id[school.region_id], school, rng.choice([2, 26, 45]), 30)
+    _insert(PermissionCode, rows)
+    return {"codes": len(rows)}
+
+
+def _create_notices(stamp) -> dict:
+    """A few 督促 down the chain, some read, one waiting on school_admin's workbench."""
+    accounts_by_name = dict(Account.select(Account.username, Account.id).tuples())
+    bindings = {b.account_id: b for b in Binding.select()}
+    regions = {r.code: r for r in Region.select().where(Region.code.in_(
+        ["330000", "330100", "330200", "330300", "330106", "330102"]))}
+    demo_school = School.get(School.name == DEMO_SCHOOL_NAME)
+    sent = [
+        ("zj_admin", "请各市督促辖区内区县尽快完成研修专项管理员激活。",
+         [("region", regions["330100"], "hz_admin"), ("region", regions["330200"], None),
+          ("region", regions["330300"], None)], 5),
+        ("hz_admin", "西湖区、上城区尚有学校管理员未激活，请于本周内完成。",
+         [("region", regions["330106"], "xh_admin"), ("region", regions["330102"], None)], 3),
+        ("xh_admin", "请学校管理员登录平台审核本校教师的实名信息。",
+         [("school", demo_school, None)], 1),
+    ]
+    count = 0
+    for sender, body, targets, days_ago in sent:
+        account_id = accounts_by_name[sender]
+        binding = bindings[account_id]
+        created = stamp - datetime.timedelta(days=days_ago)
+        notice = Notice.create(kind="urge", body=body, sender=account_id, sender_binding=binding,
+                               scope_path=binding.region.path, created_at=created)
+        NoticeRecipient.insert_many([{
+            "notice": notice.id,
+            "region": target.id if kind == "region" else None,
+            "school": target.id if kind == "school" else None,
+            "read_at": created + datetime.timedelta(hours=6) if reader else None,
+            "read_by": accounts_by_name[reader] if reader else None,
+        } for kind, target, reader in targets]).execute()
+        count += 1
+    return {"notices": count}
