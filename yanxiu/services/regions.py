@@ -143,11 +143,13 @@ def _repair_tree(rows: list[dict], report: LoadReport) -> None:
     regions = {r.code: r for r in Region.select()}
     wanted_parent = {r["code"]: r["parent"] for r in rows}
     wanted_level = {r["code"]: r["level"] for r in rows}
+    code_by_id = {r.id: r.code for r in regions.values()}
     ordered = sorted(regions.values(), key=lambda r: LEVEL_ORDER.get(r.level, 0))
     for region in ordered:
         if region.code == NATION_CODE:
             continue
-        parent = regions[wanted_parent.get(region.code) or _current_parent_code(region, regions)]
+        parent = regions[wanted_parent.get(region.code)
+                         or _current_parent_code(region, code_by_id)]
         level = wanted_level.get(region.code, region.level)
         path = parent.path + region.code
         if (region.parent_id, region.level, region.path) != (parent.id, level, path):
@@ -165,11 +167,9 @@ def _repair_tree(rows: list[dict], report: LoadReport) -> None:
                  .where(PermissionCode.scope_path == old_path).execute())
 
 
-def _current_parent_code(region: Region, regions: dict) -> str:
-    for r in regions.values():
-        if r.id == region.parent_id:
-            return r.code
-    return NATION_CODE
+def _current_parent_code(region: Region, code_by_id: dict[int, str]) -> str:
+    """Code of the region's present parent (one dict look-up, not a scan of the tree)."""
+    return code_by_id.get(region.parent_id, NATION_CODE)
 
 
 @dataclass
