@@ -7,6 +7,8 @@ from playhouse.migrations import Runner
 
 database = DatabaseProxy()
 
+# yanxiu runs from its source tree (the Docker image copies it to /app), where migrations/
+# sits beside the package.
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 MIGRATE_COMMAND = "flask --app app db upgrade"
 
