@@ -34,8 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import auth, codes, notices, progress, regions, system, workbench
-    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp):
+    from yanxiu.blueprints import auth, codes, faq, notices, progress, regions, system, workbench
+    for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
+                      faq.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

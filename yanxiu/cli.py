@@ -12,6 +12,7 @@ from yanxiu.db import database
 
 db_cli = AppGroup("db", help="数据库迁移 (database migrations)")
 regions_cli = AppGroup("regions", help="行政区划数据 (region data)")
+faq_cli = AppGroup("faq", help="热点问题答疑 (FAQ)")
 
 
 @db_cli.command("upgrade")
@@ -60,6 +61,20 @@ def demo(scale):
         click.echo(str(err), err=True)
         sys.exit(1)
     click.echo(summary)
+    _load_faq()
+
+
+@faq_cli.command("load")
+def faq_load():
+    """Load the bundled starting set of questions into an empty FAQ (idempotent)."""
+    _require_migrated()
+    _load_faq()
+
+
+def _load_faq():
+    from yanxiu.services.faq import load_starting_set
+    added = load_starting_set()
+    click.echo(f"FAQ: loaded {added} questions" if added else "FAQ: already has topics; nothing changed")
 
 
 @click.command("create-operator")
@@ -101,5 +116,5 @@ def _require_migrated():
 
 
 def init_app(app):
-    for command in (db_cli, regions_cli, demo, create_operator, serve):
+    for command in (db_cli, regions_cli, faq_cli, demo, create_operator, serve):
         app.cli.add_command(command)
