@@ -4,7 +4,7 @@ import re
 import pytest
 
 from tests.conftest import form_post
-from yanxiu.models import AuditLog, Binding, FaqEntry, FaqTopic
+from yanxiu.models import AuditLog, FaqEntry, FaqTopic
 from yanxiu.services import faq
 
 HX = {"HX-Request": "true"}
