@@ -109,10 +109,10 @@ def log_in(client, username: str, password: str = PASSWORD):
 
 
 @pytest.fixture
-def tree(app):
+def tree(app, tmp_path):
     """The small fixture tree (tests/fixture_tree.py): regions, schools, accounts, bindings."""
     from tests.fixture_tree import build_fixture_tree
-    return build_fixture_tree(PASSWORD)
+    return build_fixture_tree(PASSWORD, tmp_path)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """A small, readable tree for tests: two provinces plus a municipality, a few schools, every role."""
 import csv
-import tempfile
 from pathlib import Path
 
 from yanxiu.models import Binding, Region, School
@@ -46,8 +45,8 @@ ACCOUNTS = {
 }
 
 
-def write_region_csv(rows, directory: str | None = None) -> Path:
-    path = Path(directory or tempfile.mkdtemp()) / "regions.csv"
+def write_region_csv(rows, directory: Path) -> Path:
+    path = Path(directory) / "regions.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["code", "name", "level", "parent_code"])
@@ -55,9 +54,9 @@ def write_region_csv(rows, directory: str | None = None) -> Path:
     return path
 
 
-def build_fixture_tree(password: str) -> dict:
-    """Create the fixture tree; returns its objects by name for assertions."""
-    report = load_regions(write_region_csv(REGIONS))
+def build_fixture_tree(password: str, directory: Path) -> dict:
+    """Create the fixture tree (`directory` holds its region file); returns its objects by name."""
+    report = load_regions(write_region_csv(REGIONS, directory))
     assert not report.errors, report.errors
     regions = {r.code: r for r in Region.select()}
     schools = {}
