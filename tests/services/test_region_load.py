@@ -258,6 +258,23 @@ def test_moving_a_city_moves_its_whole_subtree(tree, tmp_path):
         newer({"330200": ("宁波市", "city", "320000")}), tmp_path)).changed
 
 
+def test_a_promoted_region_that_moves_takes_its_new_children_along(tree, tmp_path):
+    """西湖区 becomes a city of 江苏省 and 上城区 (created before it, so a lower id) moves
+    under it in the same list: the child's path must be built from the parent's new path."""
+    report = load_regions(write_region_csv(newer({
+        "330106": ("西湖市", "city", "320000"),
+        "330102": ("上城区", "county", "330106")}), tmp_path))
+    assert not report.errors, report.errors
+    assert sorted(report.moved) == ["330102", "330106"]
+    assert Region.get(Region.code == "330106").path == "320000330106"
+    assert Region.get(Region.code == "330102").path == "320000330106330102"
+    assert School.get(School.code == "3301020001").region_path == "320000330106330102"
+    assert_paths_consistent()
+    assert not load_regions(write_region_csv(newer({
+        "330106": ("西湖市", "city", "320000"),
+        "330102": ("上城区", "county", "330106")}), tmp_path)).changed
+
+
 def test_a_county_promoted_to_a_city_level_change(tree, tmp_path):
     report = load_regions(write_region_csv(
         newer({"110101": ("东城区", "city", "110000")}), tmp_path))

@@ -144,7 +144,10 @@ def _repair_tree(rows: list[dict], report: LoadReport) -> None:
     wanted_parent = {r["code"]: r["parent"] for r in rows}
     wanted_level = {r["code"]: r["level"] for r in rows}
     code_by_id = {r.id: r.code for r in regions.values()}
-    ordered = sorted(regions.values(), key=lambda r: LEVEL_ORDER.get(r.level, 0))
+    # Parents before children by the levels the list asks for (a promoted county that moves
+    # must get its new path before the regions newly hung on it build theirs from it).
+    ordered = sorted(regions.values(),
+                     key=lambda r: LEVEL_ORDER.get(wanted_level.get(r.code, r.level), 0))
     for region in ordered:
         if region.code == NATION_CODE:
             continue
