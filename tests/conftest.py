@@ -26,6 +26,14 @@ TEST_CONFIG = {
 }
 
 
+def _dispose(db) -> None:
+    """Close a database for good, pooled connections included."""
+    if not db.is_closed():
+        db.close()
+    if hasattr(db, "close_all"):
+        db.close_all()
+
+
 def _drop_all_tables(db) -> None:
     tables = db.get_tables()
     if tables:
@@ -40,7 +48,7 @@ def migrated_template(tmp_path_factory):
         db.connect(reuse_if_open=True)
         _drop_all_tables(db)
         upgrade(db)
-        db.close()
+        _dispose(db)
         return PG_URL
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = open_database(f"sqlite:///{path}")
@@ -60,7 +68,7 @@ def database_url(migrated_template, tmp_path):
         db.connect(reuse_if_open=True)
         tables = [t for t in db.get_tables() if t != "schema_migration"]
         db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(f'"{t}"' for t in tables))
-        db.close()
+        _dispose(db)
         return
     path = tmp_path / "yanxiu.db"
     shutil.copyfile(migrated_template, path)
@@ -74,8 +82,7 @@ def app(database_url):
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
     database.connect(reuse_if_open=True)
     yield app
-    if not database.is_closed():
-        database.close()
+    _dispose(database.obj)
 
 
 @pytest.fixture

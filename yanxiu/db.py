@@ -1,4 +1,5 @@
 """The database handle, per-request connections and the migration gate."""
+import os
 from pathlib import Path
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
@@ -11,6 +12,8 @@ database = DatabaseProxy()
 # sits beside the package.
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 MIGRATE_COMMAND = "flask --app app db upgrade"
+
+POOL_SIZE = int(os.environ.get("YANXIU_DB_POOL_SIZE", "20"))
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -27,6 +30,11 @@ def open_database(url: str):
         # IMMEDIATE: a read-then-write transaction takes the write lock up front,
         # so two writers queue instead of one failing on a stale snapshot.
         return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        # A pool: a new PostgreSQL connection per request costs more than the request.
+        return connect(f"{scheme}+pool://{rest}", max_connections=POOL_SIZE, stale_timeout=300,
+                       timeout=10)
     return connect(url, autoconnect=True)
 
 
