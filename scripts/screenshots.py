@@ -16,6 +16,10 @@ What it does:
      tree.png           zj_admin's region tree: 杭州市 and 西湖区 expanded, 西湖区's school group open
      tree-mobile.png    the same tree at 360×740 (a phone)
      tree-print.png     the same tree with print media emulated (what 打印 puts on paper)
+     progress.png       hz_admin's 激活进度 (full page), and progress-print.png as printed
+     code-slip.png      a 权限码 hand-over slip just issued by hz_admin
+     workbench-school.png  school_admin's workbench with an unread 督促
+     faq.png            热点问题答疑
    Each is one screen, from the top of the page.
 
 The demo accounts share the password Demo@2025. Password hashing uses a low argon2 cost here
@@ -48,12 +52,14 @@ def build_app(db_path: Path):
 
     url = f"sqlite:///{db_path}"
     app = create_app({"DATABASE_URL": url})
+    from yanxiu.services import faq
     from yanxiu.services.demo import build_demo
     with app.app_context():
         database.connect(reuse_if_open=True)
         upgrade()
         started = time.perf_counter()
         print(build_demo(), f"({time.perf_counter() - started:.1f}s)")
+        faq.load_starting_set()
         database.close()
     return app
 
@@ -112,6 +118,27 @@ def shoot(browser, base: str, out: Path) -> list[Path]:
     save(page, "tree.png")
     page.emulate_media(media="print")
     save(page, "tree-print.png")
+    context.close()
+
+    context, page = new_page(DESKTOP)
+    log_in(page, base, "hz_admin")
+    page.goto(base + "/progress")
+    save(page, "progress.png", full_page=True)
+    page.emulate_media(media="print")
+    save(page, "progress-print.png", full_page=True)
+    page.emulate_media(media="screen")
+    page.goto(base + "/codes")
+    page.select_option("#grant", index=2)
+    page.click("form.inline-form button[type=submit]")
+    page.locator(".code-big").wait_for()
+    save(page, "code-slip.png")
+    context.close()
+
+    context, page = new_page(DESKTOP)
+    log_in(page, base, "school_admin")
+    save(page, "workbench-school.png")
+    page.goto(base + "/faq")
+    save(page, "faq.png")
     context.close()
 
     context, page = new_page(MOBILE)
