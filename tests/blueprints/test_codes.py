@@ -173,3 +173,11 @@ def test_others_cannot_unbind(login_as, tree, username):
     client = login_as(username)
     assert form_post(client, f"/admins/{target.id}/end", {"reason": "x"}).status_code == 404
     assert Binding.get_by_id(target.id).state == "active"
+
+
+def test_an_admin_cannot_end_its_own_binding(login_as, tree):
+    own = Binding.get(Binding.account == tree["accounts"]["zj_super"])
+    client = login_as("zj_super")
+    assert client.get(f"/admins/{own.id}/end").status_code == 404
+    assert form_post(client, f"/admins/{own.id}/end", {"reason": "辞职"}).status_code == 404
+    assert Binding.get_by_id(own.id).state == "active"
