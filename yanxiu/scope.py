@@ -94,6 +94,29 @@ class Scope:
             return School.select().where(School.id == self.school_id)
         return School.select().where(School.in_subtree(self.path))
 
+    def managed_schools(self):
+        """学校管理范围: the schools this scope adds, edits, archives and imports (SPEC §6).
+
+        A county manages all its schools; a province or city only its 直属 schools (the
+        rest of its subtree it reads); the operator and school admins manage none here.
+        """
+        if self.role not in (SUPER, TRAINING):
+            return School.select().where(School.id.is_null())
+        return School.select().where(School.region == self.region_id)
+
+    def may_manage_region(self, region: Region) -> bool:
+        """Whether schools may be added to (or imported into) `region` by this scope."""
+        return self.role in (SUPER, TRAINING) and region.id == self.region_id
+
+    def may_transfer(self, source: Region, target: Region) -> bool:
+        """转移: both regions lie strictly below this region (province: across cities,
+        city: across counties); a county has nothing below it and transfers nothing."""
+        if self.role not in (SUPER, TRAINING):
+            return False
+        inside = [r for r in (source, target)
+                  if r.path.startswith(self.path) and r.path != self.path]
+        return len(inside) == 2 and source.id != target.id
+
 
 def current_scope() -> Scope:
     """The scope of the current request's binding; 404 when the user has none."""

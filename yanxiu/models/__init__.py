@@ -2,12 +2,14 @@
 from yanxiu.models.account import (Account, AuditLog, Binding, LoginFailure,
                                    UserSession)
 from yanxiu.models.code import CodeFailure, PermissionCode
+from yanxiu.models.imports import ImportBatch
 from yanxiu.models.notice import FaqEntry, FaqTopic, Notice, NoticeRecipient
 from yanxiu.models.region import Region, School
 
 ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog,
-              PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry]
+              PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry,
+              ImportBatch]
 
-__all__ = ["Account", "AuditLog", "Binding", "CodeFailure", "FaqEntry", "FaqTopic",
+__all__ = ["Account", "AuditLog", "Binding", "CodeFailure", "FaqEntry", "FaqTopic", "ImportBatch",
            "LoginFailure", "Notice", "NoticeRecipient", "PermissionCode", "Region", "School",
            "UserSession", "ALL_MODELS"]

@@ -54,3 +54,24 @@ def verify_chain() -> list[int]:
             broken.append(entry.id)
         prev = entry.hash
     return broken
+
+
+def record_many(action: str, targets: list[tuple[str, str, str, dict]], *, actor=None,
+                binding=None, address: str = "") -> None:
+    """Append one chained row per (target_type, target_id, scope_path, after): a bulk act such as
+    an import, in one transaction and one look-up of the chain's end."""
+    with database.atomic():
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_CHAIN_LOCK,))
+        last = AuditLog.select(AuditLog.hash).order_by(AuditLog.id.desc()).first()
+        prev, rows, stamp = (last.hash if last else ""), [], now()
+        for target_type, target_id, scope_path, after in targets:
+            entry = AuditLog(at=stamp, actor=actor, binding=binding, action=action,
+                             target_type=target_type, target_id=str(target_id),
+                             scope_path=scope_path, before="",
+                             after=json.dumps(after, ensure_ascii=False, default=str),
+                             address=address, result="ok", prev_hash=prev)
+            entry.hash = prev = _digest(_chained_fields(entry), prev)
+            rows.append(entry.__data__)
+        for start in range(0, len(rows), 500):
+            AuditLog.insert_many(rows[start:start + 500]).execute()

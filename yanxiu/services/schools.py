@@ -1,0 +1,234 @@
+"""Schools and institutions (学校、机构): validate, add, edit, archive or delete, restore, transfer."""
+import json
+import re
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from yanxiu.db import database
+from yanxiu.models import AuditLog, Binding, PermissionCode, Region, School
+from yanxiu.models.base import now
+from yanxiu.models.region import ACTIVE, ARCHIVED, KIND_LABELS, OWNERSHIPS, SCHOOL, STAGES
+from yanxiu.scope import Scope
+from yanxiu.services import audit
+
+CODE_RE = re.compile(r"^\d{10}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+
+FIELDS = ["code", "name", "kind", "stage", "ownership", "address", "contact_name", "contact_phone"]
+# What a school admin may change of its own school (4.1): not the code, type or region.
+DESCRIPTIVE_FIELDS = ["name", "stage", "ownership", "address", "contact_name", "contact_phone"]
+FIELD_LABELS = {"code": "学校标识码", "name": "名称", "kind": "类型", "stage": "学段",
+                "ownership": "办学性质", "address": "地址", "contact_name": "联系人",
+                "contact_phone": "联系电话", "region": "所在区域"}
+KIND_BY_LABEL = {label: key for key, label in KIND_LABELS.items()}
+
+
+class SchoolError(ValueError):
+    """Invalid input or a refused act; `errors` maps form fields to Chinese messages."""
+
+    def __init__(self, errors: dict[str, str] | str):
+        self.errors = errors if isinstance(errors, dict) else {"": errors}
+        super().__init__("；".join(self.errors.values()))
+
+
+class StaleEdit(SchoolError):
+    """Someone else saved the school since this form was loaded; nothing was overwritten."""
+
+
+def clean_school_fields(data: dict) -> tuple[dict, dict[str, str]]:
+    """Trim and check one school's fields (no database look-ups); returns (clean, errors)."""
+    clean = {f: str(data.get(f) or "").strip() for f in FIELDS}
+    errors = {}
+    if not CODE_RE.match(clean["code"]):
+        errors["code"] = "学校标识码须为 10 位数字"
+    if not clean["name"]:
+        errors["name"] = "请填写名称"
+    elif len(clean["name"]) > 100:
+        errors["name"] = "名称不能超过 100 字"
+    kind = KIND_BY_LABEL.get(clean["kind"], clean["kind"]) or SCHOOL
+    if kind not in KIND_LABELS:
+        errors["kind"] = "类型须为：" + "、".join(KIND_LABELS.values())
+    clean["kind"] = kind
+    if kind == SCHOOL:
+        if not clean["stage"]:
+            errors["stage"] = "学校须填写学段"
+        elif clean["stage"] not in STAGES:
+            errors["stage"] = "学段须为：" + "、".join(STAGES)
+    clean["stage"] = clean["stage"] if kind == SCHOOL else None
+    clean["ownership"] = clean["ownership"] or "公办"
+    if clean["ownership"] not in OWNERSHIPS:
+        errors["ownership"] = "办学性质须为 公办 或 民办"
+    if len(clean["address"]) > 200:
+        errors["address"] = "地址不能超过 200 字"
+    if len(clean["contact_name"]) > 50:
+        errors["contact_name"] = "联系人不能超过 50 字"
+    phone = clean["contact_phone"]
+    if phone and not (MOBILE_RE.match(phone) or LANDLINE_RE.match(phone)):
+        errors["contact_phone"] = "联系电话须为 11 位手机号或带区号的固定电话（如 0571-88001234）"
+    return clean, errors
+
+
+def _check_unique(clean: dict, region: Region, errors: dict, school_id: int | None = None) -> None:
+    others = School.select().where(School.id != (school_id or 0))
+    if "code" not in errors and others.where(School.code == clean["code"]).exists():
+        errors["code"] = f"学校标识码 {clean['code']} 已被使用（全国唯一）"
+    if "name" not in errors and others.where((School.region == region)
+                                             & (School.name == clean["name"])).exists():
+        errors["name"] = f"{region.name}已有同名学校“{clean['name']}”"
+
+
+def _snapshot(school: School) -> dict:
+    return {f: getattr(school, f) for f in FIELDS} | {"region": school.region.code,
+                                                     "status": school.status}
+
+
+def create_school(binding: Binding, region: Region, data: dict, *, address: str = "") -> School:
+    """学校新增: into a region this binding manages."""
+    if not Scope.of(binding).may_manage_region(region):
+        raise SchoolError("您无权在该区域新增学校")
+    clean, errors = clean_school_fields(data)
+    _check_unique(clean, region, errors)
+    if errors:
+        raise SchoolError(errors)
+    try:
+        with database.atomic():
+            school = School.create(**clean, region=region, region_path=region.path)
+            audit.record("school.created", actor=binding.account_id, binding=binding,
+                         target_type="school", target_id=school.id, scope_path=region.path,
+                         after=_snapshot(school), address=address)
+    except IntegrityError:
+        raise SchoolError({"code": "学校标识码或名称已被使用，请刷新后重试"}) from None
+    return school
+
+
+def update_school(binding: Binding, school: School, data: dict, version: int, *,
+                  address: str = "", fields: list[str] = FIELDS) -> School:
+    """修改信息: save the given `fields` (those present in `data`) only if nobody saved the
+    school since `version` was read."""
+    fields = [f for f in fields if f in data]
+    clean, errors = clean_school_fields({**_snapshot(school), **{f: data[f] for f in fields}})
+    _check_unique(clean, school.region, errors, school.id)
+    if errors:
+        raise SchoolError({f: m for f, m in errors.items() if f in fields} or errors)
+    before = _snapshot(school)
+    changes = {f: clean[f] for f in fields}
+    with database.atomic():
+        saved = (School.update(**changes, version=School.version + 1, updated_at=now())
+                 .where((School.id == school.id) & (School.version == version)).execute())
+        if not saved:
+            raise StaleEdit("该学校信息已被他人修改，您的修改未保存。请查看最新信息后重新编辑。")
+        school = School.get_by_id(school.id)
+        audit.record("school.updated", actor=binding.account_id, binding=binding,
+                     target_type="school", target_id=school.id, scope_path=school.region_path,
+                     before={f: before[f] for f in fields}, after=changes, address=address)
+    return school
+
+
+def school_has_dependents(school: School) -> bool:
+    """Bindings (past or present) or codes: deleting would lose history, so archive instead."""
+    return (Binding.select().where(Binding.school == school).exists()
+            or PermissionCode.select().where(PermissionCode.school == school).exists())
+
+
+def remove_school(binding: Binding, school: School, *, reason: str = "", address: str = "") -> str:
+    """删除: an empty school is removed; one with dependents is archived. Returns which."""
+    with database.atomic():
+        if school_has_dependents(school):
+            (School.update(status=ARCHIVED, version=School.version + 1, updated_at=now())
+             .where(School.id == school.id).execute())
+            action, result = "school.archived", "archived"
+        else:
+            School.delete().where(School.id == school.id).execute()
+            action, result = "school.deleted", "deleted"
+        audit.record(action, actor=binding.account_id, binding=binding, target_type="school",
+                     target_id=school.id, scope_path=school.region_path,
+                     before=_snapshot(school), after={"reason": reason[:200]}, address=address)
+    return result
+
+
+def restore_school(binding: Binding, school: School, *, address: str = "") -> None:
+    """恢复: an archived school returns to the lists."""
+    changed = (School.update(status=ACTIVE, version=School.version + 1, updated_at=now())
+               .where((School.id == school.id) & (School.status == ARCHIVED)).execute())
+    if not changed:
+        raise SchoolError("该学校未归档，无需恢复")
+    audit.record("school.restored", actor=binding.account_id, binding=binding, target_type="school",
+                 target_id=school.id, scope_path=school.region_path, address=address)
+
+
+def _who_can_transfer(source: Region, target: Region) -> str:
+    """The lowest region above both: its admins may move schools across this boundary."""
+    shared = ""
+    for start in range(0, min(len(source.path), len(target.path)), 6):
+        if source.path[start:start + 6] != target.path[start:start + 6]:
+            break
+        shared += source.path[start:start + 6]
+    region = Region.get_or_none(Region.path == shared)
+    return region.name if region else "全国"
+
+
+def transfer_school(binding: Binding, school: School, target: Region, *, reason: str,
+                    address: str = "") -> School:
+    """转移: move a school between two sub-regions of this binding's jurisdiction.
+
+    The school keeps its id and code; its bindings, codes (and, later, teachers and
+    records) follow because they hang on the school; region figures follow its path.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise SchoolError({"reason": "请填写转移原因"})
+    source = school.region
+    if source.id == target.id:
+        raise SchoolError({"target": "目标区域与当前区域相同"})
+    if not Scope.of(binding).may_transfer(source, target):
+        raise SchoolError({"target": f"该转移超出您的管辖范围，请联系{_who_can_transfer(source, target)}"
+                                     "的管理员办理"})
+    if School.select().where((School.region == target) & (School.name == school.name)
+                             & (School.id != school.id)).exists():
+        raise SchoolError({"target": f"{target.name}已有同名学校“{school.name}”"})
+    with database.atomic():
+        (School.update(region=target, region_path=target.path, version=School.version + 1,
+                       updated_at=now()).where(School.id == school.id).execute())
+        (PermissionCode.update(scope_path=target.path)
+         .where(PermissionCode.school == school).execute())
+        audit.record("school.transferred", actor=binding.account_id, binding=binding,
+                     target_type="school", target_id=school.id, scope_path=target.path,
+                     before={"region": source.code, "region_name": source.name},
+                     after={"region": target.code, "region_name": target.name, "reason": reason[:200]},
+                     address=address)
+    return School.get_by_id(school.id)
+
+
+@dataclass
+class HistoryEntry:
+    at: object
+    action: str
+    actor: str
+    detail: str
+
+
+ACTION_LABELS = {"school.created": "新增", "school.updated": "修改信息", "school.archived": "归档",
+                 "school.restored": "恢复", "school.transferred": "转移", "school.imported": "批量导入"}
+
+
+def school_history(school: School) -> list[HistoryEntry]:
+    """The school's history from the audit log, newest first: who did what, when."""
+    rows = (AuditLog.select().where((AuditLog.target_type == "school")
+                                    & (AuditLog.target_id == str(school.id)))
+            .order_by(AuditLog.id.desc()))
+    entries = []
+    for row in rows:
+        before = json.loads(row.before) if row.before else {}
+        after = json.loads(row.after) if row.after else {}
+        if row.action == "school.transferred":
+            detail = f"从{before.get('region_name')}转移到{after.get('region_name')}；原因：{after.get('reason')}"
+        elif row.action == "school.updated":
+            detail = "；".join(f"{FIELD_LABELS.get(k, k)}：{before.get(k) or '—'} → {v or '—'}"
+                              for k, v in after.items() if before.get(k) != v)
+        else:
+            detail = after.get("reason", "") if isinstance(after, dict) else ""
+        entries.append(HistoryEntry(row.at, ACTION_LABELS.get(row.action, row.action),
+                                    row.actor.display_name if row.actor_id else "系统", detail))
+    return entries
