@@ -73,7 +73,8 @@ def faq_load():
 
 def _load_faq():
     from yanxiu.services.faq import load_starting_set
-    added = load_starting_set()
+    with db.startup_lock():
+        added = load_starting_set()
     click.echo(f"FAQ: loaded {added} questions" if added else "FAQ: already has topics; nothing changed")
 
 

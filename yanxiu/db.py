@@ -1,5 +1,6 @@
 """The database handle, per-request connections and the migration gate."""
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
@@ -13,6 +14,7 @@ database = DatabaseProxy()
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 MIGRATE_COMMAND = "flask --app app db upgrade"
 
+_STARTUP_LOCK = 7_300_001
 POOL_SIZE = int(os.environ.get("YANXIU_DB_POOL_SIZE", "20"))
 
 SQLITE_PRAGMAS = {
@@ -55,9 +57,25 @@ def pending_migrations(db=None) -> list[str]:
     return [m.name for m in migration_runner(db).status() if not m.applied and m.path]
 
 
+@contextmanager
+def startup_lock(db=None):
+    """On PostgreSQL, one process at a time runs start-up work (migrations, starting data):
+    containers started together queue here instead of racing."""
+    db = db or database.obj
+    if not isinstance(db, PostgresqlDatabase):
+        yield
+        return
+    db.execute_sql("SELECT pg_advisory_lock(%s)", (_STARTUP_LOCK,))
+    try:
+        yield
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(%s)", (_STARTUP_LOCK,))
+
+
 def upgrade(db=None) -> list[str]:
     """Apply every pending migration; returns the names applied."""
-    return migration_runner(db).up()
+    with startup_lock(db):
+        return migration_runner(db).up()
 
 
 def init_app(app):
