@@ -3,7 +3,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase, Select, SqliteDatabase, fn
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
@@ -65,11 +65,18 @@ def startup_lock(db=None):
     if not isinstance(db, PostgresqlDatabase):
         yield
         return
-    db.execute_sql("SELECT pg_advisory_lock(%s)", (_STARTUP_LOCK,))
+    Select(columns=[fn.pg_advisory_lock(_STARTUP_LOCK)]).bind(db).scalar()
     try:
         yield
     finally:
-        db.execute_sql("SELECT pg_advisory_unlock(%s)", (_STARTUP_LOCK,))
+        Select(columns=[fn.pg_advisory_unlock(_STARTUP_LOCK)]).bind(db).scalar()
+
+
+def transaction_lock(key: int) -> None:
+    """Within a transaction, queue behind any other holder of `key` (PostgreSQL; SQLite's
+    IMMEDIATE transactions already serialize writers)."""
+    if is_postgres():
+        Select(columns=[fn.pg_advisory_xact_lock(key)]).bind(database.obj).scalar()
 
 
 def upgrade(db=None) -> list[str]:

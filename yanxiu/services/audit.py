@@ -2,7 +2,7 @@
 import hashlib
 import json
 
-from yanxiu.db import database, is_postgres
+from yanxiu.db import database, transaction_lock
 from yanxiu.models import AuditLog
 from yanxiu.models.base import now
 
@@ -31,8 +31,7 @@ def record(action: str, *, actor=None, binding=None, target_type: str = "",
            address: str = "", result: str = "ok") -> AuditLog:
     """Append one audit row, linked by hash to the row before it."""
     with database.atomic():
-        if is_postgres():
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_CHAIN_LOCK,))
+        transaction_lock(_PG_CHAIN_LOCK)
         last = AuditLog.select(AuditLog.hash).order_by(AuditLog.id.desc()).first()
         entry = AuditLog(
             at=now(), actor=actor, binding=binding, action=action,
@@ -61,8 +60,7 @@ def record_many(action: str, targets: list[tuple[str, str, str, dict]], *, actor
     """Append one chained row per (target_type, target_id, scope_path, after): a bulk act such as
     an import, in one transaction and one look-up of the chain's end."""
     with database.atomic():
-        if is_postgres():
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_CHAIN_LOCK,))
+        transaction_lock(_PG_CHAIN_LOCK)
         last = AuditLog.select(AuditLog.hash).order_by(AuditLog.id.desc()).first()
         prev, rows, stamp = (last.hash if last else ""), [], now()
         for target_type, target_id, scope_path, after in targets:

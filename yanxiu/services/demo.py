@@ -15,7 +15,7 @@ import time
 
 from peewee import sort_models
 
-from yanxiu.db import database, is_postgres
+from yanxiu.db import database, transaction_lock
 from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Notice, NoticeRecipient,
                            PermissionCode, Region, School)
 from yanxiu.models.account import OPERATOR, SCHOOL_ADMIN, SUPER, TRAINING
@@ -206,9 +206,8 @@ def build_demo(scale: int = 1) -> str:
         raise DemoRefused(f"演示数据规模须为 1–{MAX_SCALE} 之间的整数（收到：{scale}）")
     started = time.perf_counter()
     with database.atomic():
-        if is_postgres():
-            # Several containers starting at once: one builds, the others then find it built.
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_DEMO_LOCK,))
+        # Several containers starting at once: one builds, the others then find it built.
+        transaction_lock(_PG_DEMO_LOCK)
         _refuse_real_data()
         marker = _marker()
         if marker and marker.get("version") == DEMO_VERSION and marker.get("scale") == scale:
