@@ -34,9 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import auth, codes, faq, notices, progress, regions, system, workbench
+    from yanxiu.blueprints import (auth, codes, faq, notices, progress, regions, school_import,
+                                   schools, system, workbench)
     for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
-                      faq.bp):
+                      faq.bp, schools.bp, school_import.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

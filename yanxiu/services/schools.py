@@ -3,10 +3,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError, fn
 
 from yanxiu.db import database
-from yanxiu.models import AuditLog, Binding, PermissionCode, Region, School
+from yanxiu.formatting import local_date
+from yanxiu.masking import mask_phone
+from yanxiu.models import Account, AuditLog, Binding, PermissionCode, Region, School
+from yanxiu.models.account import SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE, ARCHIVED, KIND_LABELS, OWNERSHIPS, SCHOOL, STAGES
 from yanxiu.scope import Scope
@@ -232,3 +235,113 @@ def school_history(school: School) -> list[HistoryEntry]:
         entries.append(HistoryEntry(row.at, ACTION_LABELS.get(row.action, row.action),
                                     row.actor.display_name if row.actor_id else "系统", detail))
     return entries
+
+
+ACTIVATION_FILTERS = {"activated": "已激活", "inactive": "未激活"}
+SORTS = {"name": (School.name, School.code), "code": (School.code,),
+         "region": (School.region_path, School.code)}
+LIST_HEADERS = ["名称", "学校标识码", "类型·学段", "办学性质", "所在区域", "联系人", "联系电话",
+                "管理员状态"]
+
+
+@dataclass
+class SchoolFilters:
+    """What the school list is narrowed to; unknown values are ignored, not errors."""
+    q: str = ""
+    kind: str = ""
+    stage: str = ""
+    ownership: str = ""
+    activation: str = ""
+    archived: bool = False
+    sort: str = "region"
+
+
+def with_admin(query):
+    """The schools of `query`, each with `region_name`, `admin_name` and `activated_at`
+    (both None while 未激活: no active school-admin binding)."""
+    admin = Binding.alias()
+    return (query.select_extend(Region.name.alias("region_name"),
+                                admin.created_at.alias("activated_at"),
+                                Account.display_name.alias("admin_name"))
+            .join_from(School, Region, on=(School.region == Region.id))
+            .join_from(School, admin, JOIN.LEFT_OUTER,
+                       on=((admin.school == School.id) & (admin.role == SCHOOL_ADMIN)
+                           & (admin.state == "active")))
+            .join_from(admin, Account, JOIN.LEFT_OUTER, on=(admin.account == Account.id))
+            .objects())
+
+
+def school_list(scope: Scope, filters: SchoolFilters):
+    """学校列表: the scope's readable schools (active, or archived ones), searched by name
+    (contains) or 学校标识码 (prefix), filtered and sorted; rows as `with_admin` gives them."""
+    query = scope.schools().where(School.status == (ARCHIVED if filters.archived else ACTIVE))
+    q = filters.q.strip()[:50]
+    if q:
+        query = query.where(School.name.contains(q) | School.code.startswith(q))
+    if filters.kind in KIND_LABELS:
+        query = query.where(School.kind == filters.kind)
+    if filters.stage in STAGES:
+        query = query.where(School.stage == filters.stage)
+    if filters.ownership in OWNERSHIPS:
+        query = query.where(School.ownership == filters.ownership)
+    active_admin = Binding.select().where((Binding.school == School.id)
+                                          & (Binding.role == SCHOOL_ADMIN)
+                                          & (Binding.state == "active"))
+    if filters.activation == "activated":
+        query = query.where(fn.EXISTS(active_admin))
+    elif filters.activation == "inactive":
+        query = query.where(~fn.EXISTS(active_admin))
+    return with_admin(query.order_by(*SORTS.get(filters.sort, SORTS["region"])))
+
+
+def kind_stage(school: School) -> str:
+    """类型·学段 as one cell: 学校 · 小学, or the institution kind alone."""
+    return f"{school.kind_label} · {school.stage}" if school.stage else school.kind_label
+
+
+def admin_state(school) -> str:
+    """管理员状态 of a `with_admin` row: the admin's name and since when, or 未激活."""
+    if not school.admin_name:
+        return "未激活"
+    return f"{school.admin_name}（{local_date(school.activated_at)}）"
+
+
+def list_table(rows) -> list[list]:
+    """The school list as the screen shows it (phones masked), for export."""
+    return [[s.name, s.code, kind_stage(s), s.ownership, s.region_name, s.contact_name,
+             mask_phone(s.contact_phone), admin_state(s)] for s in rows]
+
+
+def school_admin_binding(school: School) -> Binding | None:
+    """The school's current admin binding (学校管理员), if any."""
+    return (Binding.select().where((Binding.school == school) & (Binding.role == SCHOOL_ADMIN)
+                                   & (Binding.state == "active")).first())
+
+
+def may_offer_transfer(binding: Binding, school: School) -> bool:
+    """Whether 转移 is worth offering: the school lies strictly below the binding's region."""
+    scope = Scope.of(binding)
+    return (scope.role in (SUPER, TRAINING) and school.region_path != scope.path
+            and school.region_path.startswith(scope.path))
+
+
+def transfer_targets(binding: Binding, school: School) -> list[tuple[str, list[tuple[str, str]]]]:
+    """转移 targets: active regions strictly inside the binding's region except the school's
+    own, grouped by the level below it (a province: by city), labelled 杭州市 › 西湖区."""
+    scope = Scope.of(binding)
+    if scope.role not in (SUPER, TRAINING):
+        return []
+    regions = list(Region.select().where(Region.in_subtree(scope.path) & Region.is_active
+                                         & (Region.path != scope.path)).order_by(Region.path))
+    name_of = {r.path: r.name for r in regions}
+    parents = {r.path[:-6] for r in regions}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for region in regions:
+        top = region.path[:len(scope.path) + 6]
+        if region.id == school.region_id:
+            groups.setdefault(name_of[top], [])
+            continue
+        below = [name_of[region.path[:end]] for end in range(len(top), len(region.path) + 1, 6)]
+        label = " › ".join(below) + ("（直属）" if region.path in parents else "")
+        groups.setdefault(name_of[top], []).append((region.code, label))
+    return [(group, choices) for group, choices in groups.items() if choices]
