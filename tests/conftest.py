@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("YANXIU_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("YANXIU_DATA_KEY", "test-data-key-not-for-production")
 
 from peewee import SqliteDatabase  # noqa: E402
 

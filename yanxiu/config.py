@@ -23,6 +23,8 @@ def load_config(instance_path: str) -> dict:
     return {
         "DATABASE_URL": database_url,
         "SECRET_KEY": env.get("YANXIU_SECRET_KEY") or _instance_secret(instance, "secret_key"),
+        # Encrypts personal data at rest; losing it loses those values, so back it up.
+        "DATA_KEY": env.get("YANXIU_DATA_KEY") or _instance_secret(instance, "data_key"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("YANXIU_SECURE_COOKIES", "0") == "1",

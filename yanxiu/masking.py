@@ -11,3 +11,12 @@ def mask_phone(phone: str | None) -> str:
         return "*" * len(phone)
     masked = number[:keep] + "*" * (len(number) - keep - 4) + number[-4:]
     return f"{area}-{masked}" if dash else masked
+
+
+def mask_id_number(number: str | None) -> str:
+    """110105194912310021 → 110105********0021 (region code and last four kept)."""
+    if not number:
+        return ""
+    if len(number) < 10:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
