@@ -9,6 +9,7 @@ from yanxiu.models import Account, Binding, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.code import REVOKED
 from yanxiu.models.region import ACTIVE
+from yanxiu.services.regions import school_counts_by_child
 
 
 @dataclass
@@ -68,17 +69,6 @@ class RegionProgress:
     totals: ProgressTotals
 
 
-def _school_counts(parent: Region, activated_only: bool) -> dict[str, int]:
-    """Active schools per child subtree of `parent` (keyed by child path), from one grouped query."""
-    prefix = fn.SUBSTR(School.region_path, 1, len(parent.path) + 6)
-    query = School.select(prefix.alias("p"), fn.COUNT(School.id.distinct()))
-    if activated_only:
-        query = query.join(Binding, on=((Binding.school == School.id) & (Binding.role == SCHOOL_ADMIN)
-                                        & (Binding.state == "active")))
-    rows = query.where(School.in_subtree(parent.path) & (School.status == ACTIVE)).group_by(prefix)
-    return dict(rows.tuples())
-
-
 def region_progress(region: Region, only_inactive: bool = False) -> RegionProgress:
     """One row per direct sub-region of `region`, plus its own 直属 schools, with totals."""
     children = list(Region.select().where(Region.parent == region).order_by(Region.code))
@@ -94,7 +84,8 @@ def region_progress(region: Region, only_inactive: bool = False) -> RegionProgre
                                   & PermissionCode.region.in_(ids))
                            .group_by(PermissionCode.region).tuples())
     grandchildren = set(Region.select(Region.parent).where(Region.parent.in_(ids)).tuples())
-    totals, activated = _school_counts(region, False), _school_counts(region, True)
+    totals = school_counts_by_child(region)
+    activated = school_counts_by_child(region, activated_only=True)
     rows = []
     for child in children:
         rows.append(ProgressRow(

@@ -59,10 +59,7 @@ def urge_candidates(region: Region, schools_list: bool) -> list[tuple[Addressee,
 
 def inactive_targets(region: Region, schools_list: bool) -> list[Addressee]:
     """Every 未激活 row of a progress list ("督促全部未激活"); `region` from the caller's scope."""
-    if schools_list:
-        return [Addressee(school=s) for s in activation.school_activations(region, only_inactive=True)]
-    rows = activation.region_progress(region, only_inactive=True).rows
-    return [Addressee(region=r.region) for r in rows if r.region is not None]
+    return [addressee for addressee, inactive in urge_candidates(region, schools_list) if inactive]
 
 
 def send_urge(binding: Binding, addressees: list[Addressee], body: str, *, address: str = "") -> Notice:

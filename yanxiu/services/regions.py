@@ -7,9 +7,10 @@ from pathlib import Path
 from peewee import fn
 
 from yanxiu.db import database
-from yanxiu.models import PermissionCode, Region, School
+from yanxiu.models import Binding, PermissionCode, Region, School
+from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.region import (CITY, COUNTY, LEVEL_LABELS, NATION, NATION_CODE, PROVINCE,
-                                  ARCHIVED)
+                                  ACTIVE, ARCHIVED)
 from yanxiu.models.base import now
 from yanxiu.services import audit
 
@@ -191,18 +192,21 @@ def child_nodes(parent: Region) -> list[RegionNode]:
     grandchildren = dict(Region.select(Region.parent, fn.COUNT(Region.id))
                          .where(Region.parent.in_([c.id for c in children]))
                          .group_by(Region.parent).tuples())
-    schools = _school_counts_by_child(parent, children)
+    schools = school_counts_by_child(parent)
     return [RegionNode(c, grandchildren.get(c.id, 0), schools.get(c.path, 0)) for c in children]
 
 
-def _school_counts_by_child(parent: Region, children: list[Region]) -> dict[str, int]:
-    """Active schools per child subtree, from one grouped query over the parent's subtree."""
-    width = len(parent.path) + 6
-    prefix = fn.SUBSTR(School.region_path, 1, width)
-    rows = (School.select(prefix.alias("p"), fn.COUNT(School.id))
-            .where(School.in_subtree(parent.path) & (School.status != ARCHIVED))
-            .group_by(prefix).tuples())
-    return dict(rows)
+def school_counts_by_child(parent: Region, activated_only: bool = False) -> dict[str, int]:
+    """Active schools per child subtree of `parent`, keyed by the child's path (the parent's
+    own path counts its 直属 schools), from one grouped query; optionally only those whose
+    school admin is bound."""
+    prefix = fn.SUBSTR(School.region_path, 1, len(parent.path) + 6)
+    query = School.select(prefix.alias("p"), fn.COUNT(School.id.distinct()))
+    if activated_only:
+        query = query.join(Binding, on=((Binding.school == School.id) & (Binding.role == SCHOOL_ADMIN)
+                                        & (Binding.state == "active")))
+    rows = query.where(School.in_subtree(parent.path) & (School.status == ACTIVE)).group_by(prefix)
+    return dict(rows.tuples())
 
 
 def direct_schools(region: Region):
