@@ -20,7 +20,8 @@ from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE, KIND_LABELS, OWNERSHIPS, SCHOOL, STAGES
 from yanxiu.scope import Scope
 from yanxiu.services import audit
-from yanxiu.services.schools import FIELD_LABELS, FIELDS, clean_school_fields
+from yanxiu.services.schools import (FIELD_LABELS, FIELDS, clean_school_fields, code_taken,
+                                     name_taken)
 
 KIND = "schools"
 HEADERS = [FIELD_LABELS[f] for f in FIELDS]
@@ -208,7 +209,7 @@ def validate_rows(region: Region, rows: list[tuple[int, dict]]) -> tuple[list[di
                                       f"与第 {first_code[code]} 行的学校标识码重复"))
             elif code in taken_codes:
                 found.append(_problem(number, FIELD_LABELS["code"], code,
-                                      f"学校标识码 {code} 已被使用（全国唯一）"))
+                                      code_taken(code)))
             first_code.setdefault(code, number)
         if "name" not in errors:
             if name in first_name:
@@ -216,7 +217,7 @@ def validate_rows(region: Region, rows: list[tuple[int, dict]]) -> tuple[list[di
                                       f"与第 {first_name[name]} 行的名称重复"))
             elif name in taken_names:
                 found.append(_problem(number, FIELD_LABELS["name"], name,
-                                      f"{region.name}已有同名学校“{name}”"))
+                                      name_taken(region, name)))
             first_name.setdefault(name, number)
         if found:
             problems.extend(found)

@@ -73,13 +73,21 @@ def clean_school_fields(data: dict) -> tuple[dict, dict[str, str]]:
     return clean, errors
 
 
+def code_taken(code: str) -> str:
+    return f"学校标识码 {code} 已被使用（全国唯一）"
+
+
+def name_taken(region: Region, name: str) -> str:
+    return f"{region.name}已有同名学校“{name}”"
+
+
 def _check_unique(clean: dict, region: Region, errors: dict, school_id: int | None = None) -> None:
     others = School.select().where(School.id != (school_id or 0))
     if "code" not in errors and others.where(School.code == clean["code"]).exists():
-        errors["code"] = f"学校标识码 {clean['code']} 已被使用（全国唯一）"
+        errors["code"] = code_taken(clean["code"])
     if "name" not in errors and others.where((School.region == region)
                                              & (School.name == clean["name"])).exists():
-        errors["name"] = f"{region.name}已有同名学校“{clean['name']}”"
+        errors["name"] = name_taken(region, clean["name"])
 
 
 def _snapshot(school: School) -> dict:
@@ -190,7 +198,7 @@ def transfer_school(binding: Binding, school: School, target: Region, *, reason:
                                      "的管理员办理"})
     if School.select().where((School.region == target) & (School.name == school.name)
                              & (School.id != school.id)).exists():
-        raise SchoolError({"target": f"{target.name}已有同名学校“{school.name}”"})
+        raise SchoolError({"target": name_taken(target, school.name)})
     with database.atomic():
         (School.update(region=target, region_path=target.path, version=School.version + 1,
                        updated_at=now()).where(School.id == school.id).execute())
