@@ -124,6 +124,13 @@ def tree(app, tmp_path):
 
 
 @pytest.fixture
+def teachers(tree):
+    """Teachers in every state on top of the tree (tests/fixture_teachers.py)."""
+    from tests.fixture_teachers import build_teachers
+    return build_teachers(tree, PASSWORD)
+
+
+@pytest.fixture
 def login_as(app, tree):
     """login_as('xh_admin') → a test client signed in as that fixture account."""
     def _login(username: str):

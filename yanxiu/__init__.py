@@ -5,7 +5,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from yanxiu import db, security
+from yanxiu import crypto, db, security
 from yanxiu.config import load_config
 from yanxiu.extensions import compress, csrf, login_manager
 
@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from yanxiu.services import accounts
     accounts.configure_hasher(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"])
+    crypto.configure_cipher(app.config["DATA_KEY"])
 
     db.init_app(app)
     csrf.init_app(app)
@@ -34,10 +35,10 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import (auth, codes, faq, notices, progress, regions, school_import,
-                                   schools, system, workbench)
+    from yanxiu.blueprints import (auth, codes, faq, notices, profile, progress, regions,
+                                   school_import, schools, system, teachers, workbench)
     for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
-                      faq.bp, schools.bp, school_import.bp):
+                      faq.bp, schools.bp, school_import.bp, profile.bp, teachers.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

@@ -31,3 +31,19 @@ class PersonalDataCipher:
     def blind_index(self, value: str) -> str:
         """The same value always gives the same index; without the key it reveals nothing."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# Like the database proxy: one cipher per process, set up by the app factory from DATA_KEY.
+_cipher: PersonalDataCipher | None = None
+
+
+def configure_cipher(data_key: str) -> None:
+    global _cipher
+    _cipher = PersonalDataCipher(data_key)
+
+
+def personal_data_cipher() -> PersonalDataCipher:
+    """The cipher of the running app (see `configure_cipher`)."""
+    if _cipher is None:
+        raise RuntimeError("personal data key not configured: create the app first")
+    return _cipher

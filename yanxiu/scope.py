@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flask import abort, g, request
 from flask_login import UserMixin, current_user
 
-from yanxiu.models import Account, Binding, Region, School, UserSession
+from yanxiu.models import Account, Binding, Membership, Region, School, UserSession
 from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
 
 REGION_ADMINS = (OPERATOR, SUPER, TRAINING)
@@ -93,6 +93,13 @@ class Scope:
         if self.school_id is not None:
             return School.select().where(School.id == self.school_id)
         return School.select().where(School.in_subtree(self.path))
+
+    def memberships(self):
+        """Teachers' applications and memberships this scope may read (those of its schools)."""
+        query = Membership.select().join(School, on=(Membership.school == School.id))
+        if self.school_id is not None:
+            return query.where(Membership.school == self.school_id)
+        return query.where(School.in_subtree(self.path))
 
     def managed_schools(self):
         """学校管理范围: the schools this scope adds, edits, archives and imports (SPEC §6).

@@ -8,7 +8,7 @@ from peewee import JOIN, IntegrityError, fn
 from yanxiu.db import database
 from yanxiu.formatting import local_date
 from yanxiu.masking import mask_phone
-from yanxiu.models import Account, AuditLog, Binding, PermissionCode, Region, School
+from yanxiu.models import Account, AuditLog, Binding, Membership, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE, ARCHIVED, KIND_LABELS, OWNERSHIPS, SCHOOL, STAGES
@@ -138,9 +138,10 @@ def update_school(binding: Binding, school: School, data: dict, version: int, *,
 
 
 def school_has_dependents(school: School) -> bool:
-    """Bindings (past or present) or codes: deleting would lose history, so archive instead."""
+    """Bindings (past or present), codes or teachers: deleting would lose history, so archive."""
     return (Binding.select().where(Binding.school == school).exists()
-            or PermissionCode.select().where(PermissionCode.school == school).exists())
+            or PermissionCode.select().where(PermissionCode.school == school).exists()
+            or Membership.select().where(Membership.school == school).exists())
 
 
 def remove_school(binding: Binding, school: School, *, reason: str = "", address: str = "") -> str:
