@@ -6,11 +6,15 @@ from yanxiu.models.imports import ImportBatch
 from yanxiu.models.notice import FaqEntry, FaqTopic, Notice, NoticeRecipient
 from yanxiu.models.region import Region, School
 from yanxiu.models.teacher import Membership
+from yanxiu.models.training import (ApiToken, Course, CourseProgress, LearningRecord, Programme,
+                                    RegionProgress, SchoolProgress, TeacherProgress)
 
 ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog,
               PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry,
-              ImportBatch, Membership]
+              ImportBatch, Membership, Programme, Course, ApiToken, LearningRecord,
+              CourseProgress, TeacherProgress, SchoolProgress, RegionProgress]
 
-__all__ = ["Account", "AuditLog", "Binding", "CodeFailure", "FaqEntry", "FaqTopic", "ImportBatch",
-           "LoginFailure", "Membership", "Notice", "NoticeRecipient", "PermissionCode", "Region", "School",
-           "UserSession", "ALL_MODELS"]
+__all__ = ["Account", "ApiToken", "AuditLog", "Binding", "CodeFailure", "Course", "CourseProgress",
+           "FaqEntry", "FaqTopic", "ImportBatch", "LearningRecord", "LoginFailure", "Membership",
+           "Notice", "NoticeRecipient", "PermissionCode", "Programme", "Region", "RegionProgress",
+           "School", "SchoolProgress", "TeacherProgress", "UserSession", "ALL_MODELS"]

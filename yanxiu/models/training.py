@@ -1,0 +1,141 @@
+"""Training programmes (研修项目), their courses, learning records and the rollups of them.
+
+Raw learning records are written once and never read by a statistics request: every figure
+comes from the rollups, which ingestion and membership changes keep current and the rebuild
+command recomputes from the raw records.
+"""
+from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
+                    IntegerField)
+
+from yanxiu.models.account import Account
+from yanxiu.models.base import BaseModel, now
+from yanxiu.models.region import Region, School
+
+PROGRAMME_KINDS = {"winter": "寒假", "summer": "暑期", "topic": "专题"}
+
+
+class Programme(BaseModel):
+    """研修项目: who must learn what, when, and how minutes turn into 学时.
+
+    `region` is the issuing level: None for a national programme (the operator), or a
+    province. `audience` lists 任教学段 joined by commas; empty means every teacher.
+    """
+    name = CharField(max_length=100, unique=True)
+    kind = CharField(max_length=10)
+    start_date = DateField()
+    end_date = DateField()
+    minutes_per_hour = IntegerField(default=45)  # 每学时分钟数: a setting, rules differ by province
+    required_hours = IntegerField(default=10)  # 学时 needed to complete
+    audience = CharField(max_length=200, default="")
+    region = ForeignKeyField(Region, null=True, backref="+", on_delete="RESTRICT")
+    created_by = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+    version = IntegerField(default=1)
+
+    @property
+    def kind_label(self) -> str:
+        return PROGRAMME_KINDS.get(self.kind, self.kind)
+
+    @property
+    def audience_stages(self) -> list[str]:
+        return [s for s in self.audience.split(",") if s]
+
+    @property
+    def required_minutes(self) -> int:
+        return self.required_hours * self.minutes_per_hour
+
+
+class Course(BaseModel):
+    """A course of a programme: its length and the most 学时 it can credit."""
+    programme = ForeignKeyField(Programme, backref="courses", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    minutes = IntegerField()  # length of the course material
+    max_hours = IntegerField()  # 最多可计学时
+
+    class Meta:
+        indexes = ((("programme", "name"), True),)
+
+
+class ApiToken(BaseModel):
+    """A bearer token for the records API, issued and revoked by the operator.
+
+    Only the SHA-256 of the token is stored; `region` limits which teachers it may send
+    records for (None: all of them).
+    """
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)
+    hint = CharField(max_length=8)  # the first characters, so the operator can tell tokens apart
+    region = ForeignKeyField(Region, null=True, backref="+", on_delete="RESTRICT")
+    created_by = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    created_at = DateTimeField(default=now)
+    revoked_at = DateTimeField(null=True)
+    revoked_by = ForeignKeyField(Account, null=True, backref="+", on_delete="RESTRICT")
+    last_used_at = DateTimeField(null=True)
+
+
+class LearningRecord(BaseModel):
+    """One learning record as it arrived (raw), idempotent on `external_id`."""
+    external_id = CharField(max_length=64, unique=True)
+    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="RESTRICT")
+    course = ForeignKeyField(Course, backref="+", on_delete="RESTRICT")
+    minutes = IntegerField()
+    occurred_at = DateTimeField()
+    source = CharField(max_length=10)  # api | import
+    token = ForeignKeyField(ApiToken, null=True, backref="+", on_delete="RESTRICT")
+    received_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("programme", "occurred_at"), False),)
+
+
+class CourseProgress(BaseModel):
+    """Rollup: a teacher's minutes in one course that fall inside the programme's dates."""
+    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    course = ForeignKeyField(Course, backref="+", on_delete="CASCADE")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    minutes = IntegerField(default=0)
+    last_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("account", "course"), True),)
+
+
+class TeacherProgress(BaseModel):
+    """Rollup: a teacher's credited minutes in a programme (each course capped), last activity."""
+    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    credited_minutes = IntegerField(default=0)
+    completed = BooleanField(default=False)
+    last_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("account", "programme"), True),)
+
+
+class SchoolProgress(BaseModel):
+    """Rollup: a school's figures for a programme, over its approved teachers in the audience."""
+    school = ForeignKeyField(School, backref="+", on_delete="CASCADE")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    teachers = IntegerField(default=0)  # 教师数
+    participants = IntegerField(default=0)  # 参训人数
+    completed = IntegerField(default=0)  # 完成人数
+    credited_minutes = IntegerField(default=0)  # 总学时 × minutes_per_hour
+
+    class Meta:
+        indexes = ((("programme", "school"), True),)
+
+
+class RegionProgress(BaseModel):
+    """Rollup: the same figures over a region's whole subtree (the national root included),
+    so a statistics page reads one row per sub-region whatever the size of the country."""
+    region = ForeignKeyField(Region, backref="+", on_delete="CASCADE")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    teachers = IntegerField(default=0)
+    participants = IntegerField(default=0)
+    completed = IntegerField(default=0)
+    credited_minutes = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("programme", "region"), True),)
