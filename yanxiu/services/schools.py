@@ -13,7 +13,7 @@ from yanxiu.models.account import SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE, ARCHIVED, KIND_LABELS, OWNERSHIPS, SCHOOL, STAGES
 from yanxiu.scope import Scope
-from yanxiu.services import audit
+from yanxiu.services import audit, rollups
 
 CODE_RE = re.compile(r"^\d{10}$")
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -205,6 +205,7 @@ def transfer_school(binding: Binding, school: School, target: Region, *, reason:
                        updated_at=now()).where(School.id == school.id).execute())
         (PermissionCode.update(scope_path=target.path)
          .where(PermissionCode.school == school).execute())
+        rollups.move_school(school, source.path, target.path)
         audit.record("school.transferred", actor=binding.account_id, binding=binding,
                      target_type="school", target_id=school.id, scope_path=target.path,
                      before={"region": source.code, "region_name": source.name},

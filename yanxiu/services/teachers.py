@@ -22,7 +22,7 @@ from yanxiu.models.teacher import (APPROVED, GENDERS, PENDING, REJECTED, REMOVED
                                    SUBJECTS, SUPERSEDED, TEACHING_STAGES, TITLES, TRANSFERRED,
                                    WITHDRAWN)
 from yanxiu.scope import Scope
-from yanxiu.services import audit
+from yanxiu.services import audit, rollups
 from yanxiu.services.identity import IdentityError, check_id_number, check_mobile, check_person_name
 
 FIELD_LABELS = {"name": "姓名", "gender": "性别", "id_number": "身份证号", "phone": "手机号",
@@ -321,6 +321,9 @@ def approve(binding: Binding, membership_id, *, address: str = "") -> Membership
                    .where((Membership.id == row.id) & (Membership.state == PENDING)).execute())
             if not won:
                 raise _decided_already(row.id)
+            rollups.move_teacher(row.account_id,
+                                 (earlier.school_id, earlier.stage) if earlier else None,
+                                 (row.school_id, row.stage))
             audit.record("teacher.approved", actor=binding.account_id, binding=binding,
                          target_type="membership", target_id=row.id,
                          scope_path=school.region_path, after=_summary(row), address=address)
@@ -392,6 +395,7 @@ def remove_teacher(binding: Binding, membership_id, reason: str, *, address: str
         if not done:
             raise DecisionConflict(f"{row.name}已不是本校在册教师（{Membership.get_by_id(row.id).state_label}），"
                                    "未执行移出")
+        rollups.move_teacher(row.account_id, (row.school_id, row.stage), None)
         audit.record("teacher.removed", actor=binding.account_id, binding=binding,
                      target_type="membership", target_id=row.id,
                      scope_path=row.school.region_path, after={"reason": reason}, address=address)

@@ -1,0 +1,212 @@
+"""Learning records in (学习记录接入): validate a batch item by item, keep the good ones.
+
+Idempotent on the external id: an id seen before (in this batch or an earlier one) is a
+duplicate and changes nothing. Accepted records are stored raw and rolled up in the same
+transaction, so a statistics page never sees one without the other.
+"""
+import datetime
+from dataclasses import dataclass
+
+from peewee import chunked
+
+from yanxiu.crypto import personal_data_cipher
+from yanxiu.db import database, transaction_lock
+from yanxiu.models import Account, ApiToken, Course, LearningRecord, Membership, Programme, School
+from yanxiu.models.base import now
+from yanxiu.models.teacher import APPROVED
+from yanxiu.services import rollups
+from yanxiu.services.identity import IdentityError, check_id_number
+
+MAX_BATCH = 1000
+MAX_MINUTES = 24 * 60  # one record cannot hold more than a day of learning
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+@dataclass
+class ItemResult:
+    """The answer for one item of a batch."""
+    index: int
+    external_id: str
+    status: str
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        answer = {"index": self.index, "external_id": self.external_id, "status": self.status}
+        if self.reason:
+            answer["reason"] = self.reason
+        return answer
+
+
+class BatchError(ValueError):
+    """The batch as a whole is refused (not a list, too large); nothing was stored."""
+
+
+def parse_time(value) -> datetime.datetime:
+    """An ISO 8601 time; without an offset it is Asia/Shanghai. Returns naive UTC."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        moment = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class _Item:
+    index: int
+    external_id: str
+    teacher: dict
+    programme_id: int
+    course_id: int
+    minutes: int
+    occurred_at: datetime.datetime
+
+
+def _check_item(index: int, raw) -> _Item | ItemResult:
+    """Shape and value checks that need no database."""
+    if not isinstance(raw, dict):
+        return ItemResult(index, "", REJECTED, "每条记录须为一个 JSON 对象")
+    external_id = raw.get("external_id")
+    if not isinstance(external_id, str) or not 1 <= len(external_id.strip()) <= 64:
+        return ItemResult(index, str(external_id or "")[:64], REJECTED, "external_id 须为 1–64 个字符的字符串")
+    external_id = external_id.strip()
+
+    def refuse(reason: str) -> ItemResult:
+        return ItemResult(index, external_id, REJECTED, reason)
+
+    teacher = raw.get("teacher")
+    if not isinstance(teacher, dict) or not (isinstance(teacher.get("account"), str)
+                                             or isinstance(teacher.get("id_number"), str)):
+        return refuse("teacher 须给出 account（平台账号）或 id_number（身份证号）")
+    for key in ("programme", "course", "minutes"):
+        if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
+            return refuse(f"{key} 须为整数")
+    if not 1 <= raw["minutes"] <= MAX_MINUTES:
+        return refuse(f"minutes 须在 1–{MAX_MINUTES} 之间")
+    try:
+        occurred_at = parse_time(raw.get("occurred_at"))
+    except (TypeError, ValueError):
+        return refuse("occurred_at 须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
+    if occurred_at > now() + datetime.timedelta(minutes=5):
+        return refuse("occurred_at 晚于当前时间")
+    return _Item(index, external_id, teacher, raw["programme"], raw["course"], raw["minutes"], occurred_at)
+
+
+def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
+    """Account id (or a refusal reason) per item index, from account names or keyed hashes."""
+    names = {i.teacher["account"] for i in items if isinstance(i.teacher.get("account"), str)}
+    by_name = {}
+    for chunk in chunked(sorted(names), rollups.CHUNK):
+        by_name.update(Account.select(Account.username, Account.id)
+                       .where(Account.username.in_(chunk)).tuples())
+    cipher = personal_data_cipher()
+    indexes, answers = {}, {}
+    for item in items:
+        if isinstance(item.teacher.get("account"), str):
+            continue
+        try:
+            indexes[item.index] = cipher.blind_index(check_id_number(item.teacher["id_number"]))
+        except IdentityError as err:
+            answers[item.index] = f"id_number 无效：{err}"
+    by_index = {}
+    for chunk in chunked(sorted(set(indexes.values())), rollups.CHUNK):
+        by_index.update(Membership.select(Membership.id_index, Membership.account)
+                        .where(Membership.id_index.in_(chunk) & (Membership.state == APPROVED)).tuples())
+    for item in items:
+        if item.index in answers:
+            continue
+        if isinstance(item.teacher.get("account"), str):
+            found = by_name.get(item.teacher["account"])
+            answers[item.index] = found if found else "未找到该平台账号"
+        else:
+            found = by_index.get(indexes[item.index])
+            answers[item.index] = found if found else "未找到该身份证号对应的已认证教师"
+    return answers
+
+
+def _in_token_scope(token: ApiToken | None, account_ids: set[int]) -> set[int]:
+    """Accounts the token may send records for: all for a national token; for a provincial
+    one, teachers approved at a school inside its province."""
+    if token is None or token.region_id is None:
+        return account_ids
+    inside = set()
+    for chunk in chunked(sorted(account_ids), rollups.CHUNK):
+        inside.update(a for (a,) in Membership.select(Membership.account)
+                      .join(School, on=(Membership.school == School.id))
+                      .where(Membership.account.in_(chunk) & (Membership.state == APPROVED)
+                             & School.in_subtree(token.region.path)).tuples())
+    return inside
+
+
+def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list[ItemResult]:
+    """Store a batch of learning records; one ItemResult per item, in order.
+
+    Raises BatchError when the batch itself is unusable. Good items are kept even when
+    others are refused.
+    """
+    if not isinstance(batch, list):
+        raise BatchError("records 须为数组")
+    if len(batch) > MAX_BATCH:
+        raise BatchError(f"每批最多 {MAX_BATCH} 条记录，本批 {len(batch)} 条")
+    results: dict[int, ItemResult] = {}
+    items: list[_Item] = []
+    for index, raw in enumerate(batch):
+        checked = _check_item(index, raw)
+        if isinstance(checked, ItemResult):
+            results[index] = checked
+        else:
+            items.append(checked)
+
+    programmes = {p.id: p for p in Programme.select().where(
+        Programme.id.in_(sorted({i.programme_id for i in items}) or [0]))}
+    courses = dict(Course.select(Course.id, Course.programme)
+                   .where(Course.id.in_(sorted({i.course_id for i in items}) or [0])).tuples())
+    teachers = _resolve_teachers(items)
+    allowed = _in_token_scope(token, {a for a in teachers.values() if isinstance(a, int)})
+
+    with database.atomic():
+        transaction_lock(rollups.ROLLUP_LOCK)
+        seen = set()
+        for chunk in chunked(sorted({i.external_id for i in items}), rollups.CHUNK):
+            seen.update(e for (e,) in LearningRecord.select(LearningRecord.external_id)
+                        .where(LearningRecord.external_id.in_(chunk)).tuples())
+        accepted: list[tuple[_Item, int]] = []
+        for item in items:
+            account = teachers[item.index]
+            programme = programmes.get(item.programme_id)
+            if item.external_id in seen:
+                results[item.index] = ItemResult(item.index, item.external_id, DUPLICATE)
+                continue
+            reason = ""
+            if programme is None:
+                reason = "未找到该研修项目"
+            elif courses.get(item.course_id) != programme.id:
+                reason = "该课程不属于该研修项目"
+            elif isinstance(account, str):
+                reason = account
+            elif account not in allowed:
+                reason = "该教师不在本令牌的范围内"
+            elif token is not None and token.region_id and programme.region_id not in (None, token.region_id):
+                reason = "该研修项目不在本令牌的范围内"
+            if reason:
+                results[item.index] = ItemResult(item.index, item.external_id, REJECTED, reason)
+                continue
+            seen.add(item.external_id)
+            accepted.append((item, account))
+            results[item.index] = ItemResult(item.index, item.external_id, ACCEPTED)
+
+        stamp = now()
+        rows = [{"external_id": i.external_id, "account": a, "programme": i.programme_id,
+                 "course": i.course_id, "minutes": i.minutes, "occurred_at": i.occurred_at,
+                 "source": source, "token": token.id if token else None, "received_at": stamp}
+                for i, a in accepted]
+        for chunk in chunked(rows, 200):
+            LearningRecord.insert_many(chunk).execute()
+        for programme_id in sorted({i.programme_id for i, _ in accepted}):
+            rollups.apply_records(programmes[programme_id], [
+                rollups.RecordIn(a, i.course_id, i.minutes, i.occurred_at)
+                for i, a in accepted if i.programme_id == programme_id])
+        if token is not None:
+            ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute()
+    return [results[i] for i in range(len(batch))]
