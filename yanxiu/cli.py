@@ -13,6 +13,7 @@ from yanxiu.db import database
 db_cli = AppGroup("db", help="数据库迁移 (database migrations)")
 regions_cli = AppGroup("regions", help="行政区划数据 (region data)")
 faq_cli = AppGroup("faq", help="热点问题答疑 (FAQ)")
+rollups_cli = AppGroup("rollups", help="研修统计汇总 (training statistics rollups)")
 
 
 @db_cli.command("upgrade")
@@ -46,6 +47,20 @@ def regions_load(path):
         sys.exit(1)
     click.echo(f"added {len(report.added)}, renamed {len(report.renamed)}, "
                f"moved {len(report.moved)}, unchanged {report.unchanged}")
+
+
+@rollups_cli.command("rebuild")
+@click.option("--check", is_flag=True, help="Only report differences; change nothing; exit 1 if any.")
+def rollups_rebuild(check):
+    """Recompute every rollup from the raw learning records and report what differed."""
+    from yanxiu.services.rollups import rebuild_all
+    _require_migrated()
+    report = rebuild_all(write=not check)
+    levels = {"course": "课程", "teacher": "教师", "school": "学校", "region": "区域"}
+    click.echo(f"programmes: {report.programmes}; rows that differed: " + ", ".join(
+        f"{name} {report.differences.get(level, 0)}" for level, name in levels.items()))
+    if check and not report.clean:
+        sys.exit(1)
 
 
 @click.command("demo")
@@ -117,5 +132,5 @@ def _require_migrated():
 
 
 def init_app(app):
-    for command in (db_cli, regions_cli, faq_cli, demo, create_operator, serve):
+    for command in (db_cli, regions_cli, faq_cli, rollups_cli, demo, create_operator, serve):
         app.cli.add_command(command)

@@ -251,3 +251,14 @@ def test_rebuild_reports_a_damaged_rollup(tree, teachers, programme):
     report = rollups.rebuild_all()
     assert report.differences["school"] >= 1 and not report.clean
     assert rollups.rebuild_all().clean
+
+
+def test_the_rebuild_command_checks_then_repairs(runner, tree, teachers, programme):
+    records.ingest([record(programme, "r1")])
+    assert runner.invoke(args=["rollups", "rebuild", "--check"]).exit_code == 0
+    (RegionProgress.update(completed=RegionProgress.completed + 1)
+     .where(RegionProgress.programme == programme.id).execute())
+    checked = runner.invoke(args=["rollups", "rebuild", "--check"])
+    assert checked.exit_code == 1 and "区域 " in checked.output and "区域 0" not in checked.output
+    assert "区域 0" not in runner.invoke(args=["rollups", "rebuild"]).output
+    assert runner.invoke(args=["rollups", "rebuild", "--check"]).output.endswith("区域 0\n")

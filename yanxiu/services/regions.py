@@ -12,7 +12,7 @@ from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.region import (CITY, COUNTY, LEVEL_LABELS, NATION, NATION_CODE, PROVINCE,
                                   ACTIVE, ARCHIVED)
 from yanxiu.models.base import now
-from yanxiu.services import audit
+from yanxiu.services import audit, rollups
 
 LEVEL_ORDER = {PROVINCE: 1, CITY: 2, COUNTY: 3}
 
@@ -118,6 +118,9 @@ def load_regions(path: Path | None = None) -> LoadReport:
                 report.unchanged += 1
         _insert_new(new_rows, by_code, report)
         _repair_tree(rows, report)
+        if report.moved:
+            # Region figures follow the schools that moved with their regions.
+            rollups.rebuild_all()
     return report
 
 

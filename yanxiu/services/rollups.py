@@ -312,12 +312,14 @@ def _count_differences(expected: dict, stored: dict) -> int:
     return sum(1 for k in keys if expected.get(k, Figures()) != stored.get(k, Figures()))
 
 
-def rebuild_programme(programme: Programme, report: RebuildReport | None = None) -> RebuildReport:
+def rebuild_programme(programme: Programme, report: RebuildReport | None = None, *,
+                      write: bool = True) -> RebuildReport:
     """Recompute one programme's rollups from its raw records (after a rule changed, or to
-    check): counts the rows that differed, then replaces them."""
+    check): counts the rows that differed, then replaces them (or, with write=False, only
+    reports)."""
     report = report or RebuildReport()
     report.programmes += 1
-    with database.atomic():
+    with database.atomic() as transaction:
         transaction_lock(ROLLUP_LOCK)
         expected_courses = {(a, c): (m, at) for a, c, m, at in _expected_course_rows(programme)}
         stored_courses = {(a, c): (m, at) for a, c, m, at in
@@ -359,12 +361,14 @@ def rebuild_programme(programme: Programme, report: RebuildReport | None = None)
         RegionProgress.delete().where(RegionProgress.programme == programme.id).execute()
         _upsert(SchoolProgress, SchoolProgress.school, programme.id, by_school)
         _upsert(RegionProgress, RegionProgress.region, programme.id, by_region)
+        if not write:
+            transaction.rollback()
     return report
 
 
-def rebuild_all() -> RebuildReport:
+def rebuild_all(write: bool = True) -> RebuildReport:
     """`flask --app app rollups rebuild`: every programme, with the differences found."""
     report = RebuildReport()
     for programme in Programme.select().order_by(Programme.id):
-        rebuild_programme(programme, report)
+        rebuild_programme(programme, report, write=write)
     return report
