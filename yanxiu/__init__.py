@@ -35,10 +35,11 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import (auth, codes, faq, notices, profile, progress, regions,
-                                   school_import, schools, system, teachers, workbench)
+    from yanxiu.blueprints import (auth, codes, faq, notices, profile, programmes, progress,
+                                   regions, school_import, schools, system, teachers, workbench)
     for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
-                      faq.bp, schools.bp, school_import.bp, profile.bp, teachers.bp):
+                      faq.bp, schools.bp, school_import.bp, profile.bp, teachers.bp,
+                      programmes.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

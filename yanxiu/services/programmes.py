@@ -191,3 +191,14 @@ def save_course(binding: Binding, programme: Programme, data: dict, course: Cour
                      target_id=course.id, scope_path=programme.region.path if programme.region_id else "",
                      before=before, after=clean, address=address)
     return Course.get_by_id(course.id)
+
+
+def visible_programmes(binding: Binding):
+    """Programmes a binding may look at: national ones for everyone; a provincial one for
+    the operator and for admins inside that province. Newest first."""
+    query = Programme.select().order_by(Programme.start_date.desc(), Programme.id.desc())
+    if binding.role == OPERATOR:
+        return query
+    path = binding.school.region_path if binding.school_id else binding.region.path
+    provinces = [r for (r,) in Region.select(Region.id).where(Region.path == path[:6]).tuples()]
+    return query.where(Programme.region.is_null() | Programme.region.in_(provinces or [0]))
