@@ -8,8 +8,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from yanxiu.models import AuditLog, Binding, ImportBatch, School
-from yanxiu.services import audit, school_import
-from yanxiu.services.school_import import BatchClosed, BatchReport, ImportFileError
+from yanxiu.services import audit, imports, school_import
+from yanxiu.services.imports import BatchClosed, BatchReport, ImportFileError
 
 HEADERS = ["学校标识码", "名称", "类型", "学段", "办学性质", "地址", "联系人", "联系电话"]
 
@@ -191,7 +191,7 @@ def test_blank_rows_are_skipped_but_row_numbers_stay_those_of_the_sheet(tree):
 
 
 def test_too_many_rows_is_refused(tree, monkeypatch):
-    monkeypatch.setattr(school_import, "MAX_ROWS", 3)
+    monkeypatch.setattr(imports, "MAX_ROWS", 3)
     with pytest.raises(ImportFileError, match="超过 3 行"):
         upload(tree, csv_bytes(many_rows(4)), "big.csv")
 
@@ -225,8 +225,8 @@ def test_double_confirm_writes_once(tree):
 
 def test_discarded_batch_cannot_be_confirmed(tree):
     batch = upload(tree, xlsx_bytes([row(1)]))
-    assert school_import.discard_import(batch) is True
-    assert school_import.discard_import(batch) is False
+    assert imports.discard_import(batch) is True
+    assert imports.discard_import(batch) is False
     with pytest.raises(BatchClosed):
         school_import.confirm_import(binding_of(tree, "xh_admin"), batch)
     assert not School.select().where(School.code == "3301068001").exists()

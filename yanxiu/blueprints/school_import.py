@@ -9,8 +9,8 @@ from yanxiu.forms.school_import import BatchActionForm, UploadForm
 from yanxiu.models import ImportBatch, Region
 from yanxiu.models.account import SUPER, TRAINING
 from yanxiu.scope import roles
-from yanxiu.services import school_import
-from yanxiu.services.school_import import BatchClosed, BatchReport, ImportFileError
+from yanxiu.services import imports, school_import
+from yanxiu.services.imports import BatchClosed, BatchReport, ImportFileError
 from yanxiu.web import client_address, is_fragment_request, render
 
 bp = Blueprint("school_import", __name__, url_prefix="/schools/import")
@@ -105,7 +105,7 @@ def import_report(batch_id: int, fmt: str):
     if fmt not in FORMATS:
         abort(404)
     report = BatchReport.of(_batch_or_404(batch_id))
-    return export_table(f"学校导入问题报告-{batch_id}", fmt, school_import.REPORT_HEADERS,
+    return export_table(f"学校导入问题报告-{batch_id}", fmt, imports.REPORT_HEADERS,
                         report.report_rows())
 
 
@@ -131,7 +131,7 @@ def import_confirm(batch_id: int):
 def import_discard(batch_id: int):
     """放弃: drop the batch; nothing is written."""
     batch = _batch_or_404(batch_id)
-    if school_import.discard_import(batch):
+    if imports.discard_import(batch):
         flash("已放弃本次导入，未写入任何数据", "success")
     else:
         flash("该批次已经导入或已放弃", "error")
