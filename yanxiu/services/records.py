@@ -24,17 +24,25 @@ ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
 @dataclass
 class ItemResult:
-    """The answer for one item of a batch."""
+    """The answer for one item of a batch; a refusal names the item `field` at fault."""
     index: int
     external_id: str
     status: str
     reason: str = ""
+    field: str = ""
 
     def as_dict(self) -> dict:
         answer = {"index": self.index, "external_id": self.external_id, "status": self.status}
         if self.reason:
             answer["reason"] = self.reason
+        if self.field:
+            answer["field"] = self.field
         return answer
+
+    @property
+    def detail(self) -> str:
+        """The reason without the leading field name (a report shows the column beside it)."""
+        return self.reason.removeprefix(f"{self.field} ") if self.field else self.reason
 
 
 class BatchError(ValueError):
@@ -66,30 +74,31 @@ class _Item:
 def _check_item(index: int, raw) -> _Item | ItemResult:
     """Shape and value checks that need no database."""
     if not isinstance(raw, dict):
-        return ItemResult(index, "", REJECTED, "每条记录须为一个 JSON 对象")
+        return ItemResult(index, "", REJECTED, "每条记录须为一个 JSON 对象", "")
     external_id = raw.get("external_id")
     if not isinstance(external_id, str) or not 1 <= len(external_id.strip()) <= 64:
-        return ItemResult(index, str(external_id or "")[:64], REJECTED, "external_id 须为 1–64 个字符的字符串")
+        return ItemResult(index, str(external_id or "")[:64], REJECTED, "external_id 须为 1–64 个字符的字符串",
+                          "external_id")
     external_id = external_id.strip()
 
-    def refuse(reason: str) -> ItemResult:
-        return ItemResult(index, external_id, REJECTED, reason)
+    def refuse(field: str, reason: str) -> ItemResult:
+        return ItemResult(index, external_id, REJECTED, f"{field} {reason}", field)
 
     teacher = raw.get("teacher")
     if not isinstance(teacher, dict) or not (isinstance(teacher.get("account"), str)
                                              or isinstance(teacher.get("id_number"), str)):
-        return refuse("teacher 须给出 account（平台账号）或 id_number（身份证号）")
+        return refuse("teacher", "须给出 account（平台账号）或 id_number（身份证号）")
     for key in ("programme", "course", "minutes"):
         if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
-            return refuse(f"{key} 须为整数")
+            return refuse(key, "须为整数")
     if not 1 <= raw["minutes"] <= MAX_MINUTES:
-        return refuse(f"minutes 须在 1–{MAX_MINUTES} 之间")
+        return refuse("minutes", f"须在 1–{MAX_MINUTES} 之间")
     try:
         occurred_at = parse_time(raw.get("occurred_at"))
     except (TypeError, ValueError):
-        return refuse("occurred_at 须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
+        return refuse("occurred_at", "须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
     if occurred_at > now() + datetime.timedelta(minutes=5):
-        return refuse("occurred_at 晚于当前时间")
+        return refuse("occurred_at", "晚于当前时间")
     return _Item(index, external_id, teacher, raw["programme"], raw["course"], raw["minutes"], occurred_at)
 
 
@@ -139,11 +148,19 @@ def _in_token_scope(token: ApiToken | None, account_ids: set[int]) -> set[int]:
     return inside
 
 
-def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list[ItemResult]:
-    """Store a batch of learning records; one ItemResult per item, in order.
+@dataclass
+class Judgement:
+    """A batch judged against the database: one result per item, and the items to store."""
+    results: list[ItemResult]
+    accepted: list[tuple[_Item, int]]  # (item, account id)
+    programmes: dict[int, Programme]
 
-    Raises BatchError when the batch itself is unusable. Good items are kept even when
-    others are refused.
+
+def judge(batch, token: ApiToken | None = None) -> Judgement:
+    """Check every item of a batch (shape, teacher, programme, course, token scope, external
+    ids seen before or earlier in the batch) without writing anything.
+
+    Raises BatchError when the batch itself is unusable.
     """
     if not isinstance(batch, list):
         raise BatchError("records 须为数组")
@@ -164,38 +181,49 @@ def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list
                    .where(Course.id.in_(sorted({i.course_id for i in items}) or [0])).tuples())
     teachers = _resolve_teachers(items)
     allowed = _in_token_scope(token, {a for a in teachers.values() if isinstance(a, int)})
+    seen = set()
+    for chunk in chunked(sorted({i.external_id for i in items}), rollups.CHUNK):
+        seen.update(e for (e,) in LearningRecord.select(LearningRecord.external_id)
+                    .where(LearningRecord.external_id.in_(chunk)).tuples())
+    accepted: list[tuple[_Item, int]] = []
+    for item in items:
+        account = teachers[item.index]
+        programme = programmes.get(item.programme_id)
+        if item.external_id in seen:
+            results[item.index] = ItemResult(item.index, item.external_id, DUPLICATE)
+            continue
+        field, reason = "", ""
+        if programme is None:
+            field, reason = "programme", "未找到该研修项目"
+        elif courses.get(item.course_id) != programme.id:
+            field, reason = "course", "该课程不属于该研修项目"
+        elif isinstance(account, str):
+            field, reason = "teacher", account
+        elif account not in allowed:
+            field, reason = "teacher", "该教师不在本令牌的范围内"
+        elif token is not None and token.region_id and programme.region_id not in (None, token.region_id):
+            field, reason = "programme", "该研修项目不在本令牌的范围内"
+        if reason:
+            results[item.index] = ItemResult(item.index, item.external_id, REJECTED,
+                                             f"{field} {reason}", field)
+            continue
+        seen.add(item.external_id)
+        accepted.append((item, account))
+        results[item.index] = ItemResult(item.index, item.external_id, ACCEPTED)
+    return Judgement([results[i] for i in range(len(batch))], accepted, programmes)
 
+
+def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list[ItemResult]:
+    """Store a batch of learning records; one ItemResult per item, in order.
+
+    Judged and written under the rollup lock, so two batches carrying the same external id
+    store it once. Raises BatchError when the batch itself is unusable. Good items are kept
+    even when others are refused.
+    """
     with database.atomic():
         transaction_lock(rollups.ROLLUP_LOCK)
-        seen = set()
-        for chunk in chunked(sorted({i.external_id for i in items}), rollups.CHUNK):
-            seen.update(e for (e,) in LearningRecord.select(LearningRecord.external_id)
-                        .where(LearningRecord.external_id.in_(chunk)).tuples())
-        accepted: list[tuple[_Item, int]] = []
-        for item in items:
-            account = teachers[item.index]
-            programme = programmes.get(item.programme_id)
-            if item.external_id in seen:
-                results[item.index] = ItemResult(item.index, item.external_id, DUPLICATE)
-                continue
-            reason = ""
-            if programme is None:
-                reason = "未找到该研修项目"
-            elif courses.get(item.course_id) != programme.id:
-                reason = "该课程不属于该研修项目"
-            elif isinstance(account, str):
-                reason = account
-            elif account not in allowed:
-                reason = "该教师不在本令牌的范围内"
-            elif token is not None and token.region_id and programme.region_id not in (None, token.region_id):
-                reason = "该研修项目不在本令牌的范围内"
-            if reason:
-                results[item.index] = ItemResult(item.index, item.external_id, REJECTED, reason)
-                continue
-            seen.add(item.external_id)
-            accepted.append((item, account))
-            results[item.index] = ItemResult(item.index, item.external_id, ACCEPTED)
-
+        judgement = judge(batch, token)
+        accepted = judgement.accepted
         stamp = now()
         rows = [{"external_id": i.external_id, "account": a, "programme": i.programme_id,
                  "course": i.course_id, "minutes": i.minutes, "occurred_at": i.occurred_at,
@@ -204,9 +232,9 @@ def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list
         for chunk in chunked(rows, 200):
             LearningRecord.insert_many(chunk).execute()
         for programme_id in sorted({i.programme_id for i, _ in accepted}):
-            rollups.apply_records(programmes[programme_id], [
+            rollups.apply_records(judgement.programmes[programme_id], [
                 rollups.RecordIn(a, i.course_id, i.minutes, i.occurred_at)
                 for i, a in accepted if i.programme_id == programme_id])
         if token is not None:
             ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute()
-    return [results[i] for i in range(len(batch))]
+    return judgement.results
