@@ -64,26 +64,26 @@ def up(migrator, db):
     db.create_tables([Course])
 
     class CourseProgress(Model):
-        account = ForeignKeyField(Account, on_delete='RESTRICT')
-        course = ForeignKeyField(Course, on_delete='CASCADE')
-        programme = ForeignKeyField(Programme, on_delete='CASCADE')
+        programme = ForeignKeyField(Programme, on_delete='CASCADE', index=False)
+        account = ForeignKeyField(Account, on_delete='RESTRICT', index=False)
+        course = ForeignKeyField(Course, on_delete='CASCADE', index=False)
         minutes = IntegerField(default=0)
         last_at = DateTimeField(null=True)
         class Meta:
             database = db
             table_name = 'course_progress'
-            indexes = ((('account', 'course'), True),)
+            indexes = ((('programme', 'account', 'course'), True),)
     db.create_tables([CourseProgress])
 
     class LearningRecord(Model):
         external_id = CharField(unique=True, max_length=64)
         account = ForeignKeyField(Account, on_delete='RESTRICT')
-        programme = ForeignKeyField(Programme, on_delete='RESTRICT')
-        course = ForeignKeyField(Course, on_delete='RESTRICT')
+        programme = ForeignKeyField(Programme, on_delete='RESTRICT', index=False)
+        course = ForeignKeyField(Course, on_delete='RESTRICT', index=False)
         minutes = IntegerField()
         occurred_at = DateTimeField()
         source = CharField(max_length=10)
-        token = ForeignKeyField(ApiToken, null=True, on_delete='RESTRICT')
+        token = ForeignKeyField(ApiToken, null=True, on_delete='RESTRICT', index=False)
         received_at = DateTimeField()
         class Meta:
             database = db
@@ -93,7 +93,7 @@ def up(migrator, db):
 
     class RegionProgress(Model):
         region = ForeignKeyField(Region, on_delete='CASCADE')
-        programme = ForeignKeyField(Programme, on_delete='CASCADE')
+        programme = ForeignKeyField(Programme, on_delete='CASCADE', index=False)
         teachers = IntegerField(default=0)
         participants = IntegerField(default=0)
         completed = IntegerField(default=0)
@@ -106,7 +106,7 @@ def up(migrator, db):
 
     class SchoolProgress(Model):
         school = ForeignKeyField(School, on_delete='CASCADE')
-        programme = ForeignKeyField(Programme, on_delete='CASCADE')
+        programme = ForeignKeyField(Programme, on_delete='CASCADE', index=False)
         teachers = IntegerField(default=0)
         participants = IntegerField(default=0)
         completed = IntegerField(default=0)
@@ -118,15 +118,15 @@ def up(migrator, db):
     db.create_tables([SchoolProgress])
 
     class TeacherProgress(Model):
+        programme = ForeignKeyField(Programme, on_delete='CASCADE', index=False)
         account = ForeignKeyField(Account, on_delete='RESTRICT')
-        programme = ForeignKeyField(Programme, on_delete='CASCADE')
         credited_minutes = IntegerField(default=0)
         completed = BooleanField(default=False)
         last_at = DateTimeField(null=True)
         class Meta:
             database = db
             table_name = 'teacher_progress'
-            indexes = ((('account', 'programme'), True),)
+            indexes = ((('programme', 'account'), True),)
     db.create_tables([TeacherProgress])
 
 

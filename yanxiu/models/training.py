@@ -78,12 +78,14 @@ class LearningRecord(BaseModel):
     """One learning record as it arrived (raw), idempotent on `external_id`."""
     external_id = CharField(max_length=64, unique=True)
     account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
-    programme = ForeignKeyField(Programme, backref="+", on_delete="RESTRICT")
-    course = ForeignKeyField(Course, backref="+", on_delete="RESTRICT")
+    # Covered by the (programme, occurred_at) index; courses and tokens are never looked up
+    # by record, so their indexes would only slow ingestion.
+    programme = ForeignKeyField(Programme, backref="+", on_delete="RESTRICT", index=False)
+    course = ForeignKeyField(Course, backref="+", on_delete="RESTRICT", index=False)
     minutes = IntegerField()
     occurred_at = DateTimeField()
     source = CharField(max_length=10)  # api | import
-    token = ForeignKeyField(ApiToken, null=True, backref="+", on_delete="RESTRICT")
+    token = ForeignKeyField(ApiToken, null=True, backref="+", on_delete="RESTRICT", index=False)
     received_at = DateTimeField(default=now)
 
     class Meta:
@@ -91,33 +93,37 @@ class LearningRecord(BaseModel):
 
 
 class CourseProgress(BaseModel):
-    """Rollup: a teacher's minutes in one course that fall inside the programme's dates."""
-    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
-    course = ForeignKeyField(Course, backref="+", on_delete="CASCADE")
-    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    """Rollup: a teacher's minutes in one course that fall inside the programme's dates.
+
+    One index, led by the programme: ingestion looks rows up by (programme, account) and a
+    rebuild deletes by programme; fewer indexes keep ingestion fast.
+    """
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
+    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT", index=False)
+    course = ForeignKeyField(Course, backref="+", on_delete="CASCADE", index=False)
     minutes = IntegerField(default=0)
     last_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("account", "course"), True),)
+        indexes = ((("programme", "account", "course"), True),)
 
 
 class TeacherProgress(BaseModel):
     """Rollup: a teacher's credited minutes in a programme (each course capped), last activity."""
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
     account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
-    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
     credited_minutes = IntegerField(default=0)
     completed = BooleanField(default=False)
     last_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("account", "programme"), True),)
+        indexes = ((("programme", "account"), True),)
 
 
 class SchoolProgress(BaseModel):
     """Rollup: a school's figures for a programme, over its approved teachers in the audience."""
     school = ForeignKeyField(School, backref="+", on_delete="CASCADE")
-    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
     teachers = IntegerField(default=0)  # 教师数
     participants = IntegerField(default=0)  # 参训人数
     completed = IntegerField(default=0)  # 完成人数
@@ -131,7 +137,7 @@ class RegionProgress(BaseModel):
     """Rollup: the same figures over a region's whole subtree (the national root included),
     so a statistics page reads one row per sub-region whatever the size of the country."""
     region = ForeignKeyField(Region, backref="+", on_delete="CASCADE")
-    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE")
+    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
     teachers = IntegerField(default=0)
     participants = IntegerField(default=0)
     completed = IntegerField(default=0)

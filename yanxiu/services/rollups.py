@@ -15,9 +15,9 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
-from peewee import EXCLUDED, Case, chunked, fn
+from peewee import EXCLUDED, JOIN, Case, chunked, fn
 
-from yanxiu.db import database, transaction_lock
+from yanxiu.db import database, execute_many, transaction_lock
 from yanxiu.formatting import SHANGHAI
 from yanxiu.models import (Course, CourseProgress, LearningRecord, Membership, Programme, Region,
                            RegionProgress, School, SchoolProgress, TeacherProgress)
@@ -77,33 +77,42 @@ def _region_ids(paths: set[str]) -> dict[str, int]:
     return found
 
 
+def _ancestors_of_schools(school_ids) -> dict[int, list[int]]:
+    """Each school's region and every region above it (ids), from one join up the tree."""
+    levels = [Region.alias() for _ in range(4)]  # county (or the 直属 region) up to 全国
+    query = (School.select(School.id, *[level.id for level in levels])
+             .join_from(School, levels[0], on=(School.region == levels[0].id)))
+    for child, parent in zip(levels, levels[1:]):
+        query = query.join_from(child, parent, JOIN.LEFT_OUTER, on=(child.parent == parent.id))
+    found = {}
+    for chunk in chunked(sorted(school_ids), CHUNK):
+        for school_id, *regions in query.where(School.id.in_(chunk)).tuples():
+            found[school_id] = [r for r in regions if r is not None]
+    return found
+
+
 def _add_to_schools(programme_id: int, by_school: dict[int, Figures]) -> None:
     """Add figures to schools and to every region above them, by increments."""
     by_school = {s: f for s, f in by_school.items() if f}
     if not by_school:
         return
-    paths = dict(School.select(School.id, School.region_path)
-                 .where(School.id.in_(list(by_school))).tuples())
-    region_ids = _region_ids(set(paths.values()))
-    by_region: dict[int, Figures] = defaultdict(Figures)
-    for school_id, figures in by_school.items():
-        path = paths[school_id]
-        for end in range(0, len(path) + 1, 6):
-            if path[:end] in region_ids:
-                by_region[region_ids[path[:end]]].add(figures)
     _upsert(SchoolProgress, SchoolProgress.school, programme_id, by_school)
-    _upsert(RegionProgress, RegionProgress.region, programme_id, by_region)
+    _upsert(RegionProgress, RegionProgress.region, programme_id, _region_figures(by_school))
+
+
+FIGURE_COLUMNS = ("teachers", "participants", "completed", "credited_minutes")
 
 
 def _upsert(model, key_field, programme_id: int, figures: dict[int, Figures]) -> None:
-    rows = [{key_field.name: key, "programme": programme_id, "teachers": f.teachers,
-             "participants": f.participants, "completed": f.completed,
-             "credited_minutes": f.credited_minutes} for key, f in figures.items() if f]
-    update = {getattr(model, c): getattr(model, c) + getattr(EXCLUDED, c)
-              for c in ("teachers", "participants", "completed", "credited_minutes")}
-    for chunk in chunked(rows, 200):
-        (model.insert_many(chunk)
-         .on_conflict(conflict_target=[model.programme, key_field], update=update).execute())
+    """Add figures to existing rows (or create them), by increments."""
+    rows = [(key, programme_id, f.teachers, f.participants, f.completed, f.credited_minutes)
+            for key, f in figures.items() if f]
+    if not rows:
+        return
+    fields = [key_field, model.programme] + [getattr(model, c) for c in FIGURE_COLUMNS]
+    update = {getattr(model, c): getattr(model, c) + getattr(EXCLUDED, c) for c in FIGURE_COLUMNS}
+    execute_many(model.insert_many(rows[:1], fields=fields)
+                 .on_conflict(conflict_target=[model.programme, key_field], update=update), rows)
 
 
 def _members(account_ids) -> dict[int, tuple[int, str, str]]:
@@ -116,6 +125,13 @@ def _members(account_ids) -> dict[int, tuple[int, str, str]]:
                      .join(School, on=(Membership.school == School.id))
                      .where(Membership.account.in_(chunk) & (Membership.state == APPROVED)).tuples())
     return found
+
+
+def _later(column):
+    """Upsert value: the later of the stored time and the incoming one (records arrive out of
+    order), without reading the stored time first."""
+    incoming = getattr(EXCLUDED, column.column_name)
+    return Case(None, [(column.is_null() | (incoming > column), incoming)], column)
 
 
 @dataclass
@@ -147,48 +163,49 @@ def apply_records(programme: Programme, records: list[RecordIn]) -> None:
     caps = {c.id: c.max_hours * programme.minutes_per_hour
             for c in Course.select().where(Course.programme == programme.id)}
     accounts = sorted(delta)
-    stored: dict[int, dict[int, tuple[int, datetime.datetime | None]]] = defaultdict(dict)
+    stored: dict[int, dict[int, int]] = defaultdict(dict)
     for chunk in chunked(accounts, CHUNK):
-        for a, c, m, at in (CourseProgress.select(CourseProgress.account, CourseProgress.course,
-                                                  CourseProgress.minutes, CourseProgress.last_at)
-                            .where(CourseProgress.account.in_(chunk)
-                                   & (CourseProgress.programme == programme.id)).tuples()):
-            stored[a][c] = (m, at)
+        for a, c, m in (CourseProgress.select(CourseProgress.account, CourseProgress.course,
+                                              CourseProgress.minutes)
+                        .where((CourseProgress.programme == programme.id)
+                               & CourseProgress.account.in_(chunk)).tuples()):
+            stored[a][c] = m
 
     course_rows, teacher_rows = [], []
     by_school: dict[int, Figures] = defaultdict(Figures)
     members = _members(accounts)
     for account in accounts:
         courses = stored[account]
-        old_credit = sum(min(m, caps.get(c, 0)) for c, (m, _) in courses.items())
+        old_credit = sum(min(m, caps.get(c, 0)) for c, m in courses.items())
         for course, added in delta[account].items():
-            minutes, at = courses.get(course, (0, None))
-            new_at = max(filter(None, (at, last[(account, course)])))
-            courses[course] = (minutes + added, new_at)
-            course_rows.append({"account": account, "course": course, "programme": programme.id,
-                                "minutes": minutes + added, "last_at": new_at})
-        new_credit = sum(min(m, caps.get(c, 0)) for c, (m, _) in courses.items())
-        teacher_rows.append({"account": account, "programme": programme.id,
-                             "credited_minutes": new_credit,
-                             "completed": new_credit >= programme.required_minutes,
-                             "last_at": max(at for _, at in courses.values() if at is not None)})
+            courses[course] = courses.get(course, 0) + added
+            course_rows.append((programme.id, account, course, courses[course], last[(account, course)]))
+        new_credit = sum(min(m, caps.get(c, 0)) for c, m in courses.items())
+        teacher_rows.append((programme.id, account, new_credit, new_credit >= programme.required_minutes,
+                             max(last[(account, c)] for c in delta[account])))
         member = members.get(account)
         if member and in_audience(programme, member[1], member[2]) and new_credit != old_credit:
             change = teacher_figures(new_credit, programme)
             change.add(teacher_figures(old_credit, programme), -1)
             by_school[member[0]].add(change)
 
-    for chunk in chunked(course_rows, 200):
-        (CourseProgress.insert_many(chunk)
-         .on_conflict(conflict_target=[CourseProgress.account, CourseProgress.course],
-                      update={CourseProgress.minutes: EXCLUDED.minutes,
-                              CourseProgress.last_at: EXCLUDED.last_at}).execute())
-    for chunk in chunked(teacher_rows, 200):
-        (TeacherProgress.insert_many(chunk)
-         .on_conflict(conflict_target=[TeacherProgress.account, TeacherProgress.programme],
-                      update={TeacherProgress.credited_minutes: EXCLUDED.credited_minutes,
-                              TeacherProgress.completed: EXCLUDED.completed,
-                              TeacherProgress.last_at: EXCLUDED.last_at}).execute())
+    course_fields = [CourseProgress.programme, CourseProgress.account, CourseProgress.course,
+                     CourseProgress.minutes, CourseProgress.last_at]
+    execute_many(CourseProgress.insert_many(course_rows[:1], fields=course_fields)
+                 .on_conflict(conflict_target=[CourseProgress.programme, CourseProgress.account,
+                                               CourseProgress.course],
+                              update={CourseProgress.minutes: EXCLUDED.minutes,
+                                      CourseProgress.last_at: _later(CourseProgress.last_at)}),
+                 course_rows)
+    teacher_fields = [TeacherProgress.programme, TeacherProgress.account,
+                      TeacherProgress.credited_minutes, TeacherProgress.completed,
+                      TeacherProgress.last_at]
+    execute_many(TeacherProgress.insert_many(teacher_rows[:1], fields=teacher_fields)
+                 .on_conflict(conflict_target=[TeacherProgress.programme, TeacherProgress.account],
+                              update={TeacherProgress.credited_minutes: EXCLUDED.credited_minutes,
+                                      TeacherProgress.completed: EXCLUDED.completed,
+                                      TeacherProgress.last_at: _later(TeacherProgress.last_at)}),
+                 teacher_rows)
     _add_to_schools(programme.id, by_school)
 
 
@@ -273,17 +290,12 @@ def _expected_school_figures(programme: Programme) -> dict[int, Figures]:
     return by_school
 
 
-def _expected_region_figures(by_school: dict[int, Figures]) -> dict[int, Figures]:
-    paths = {}
-    for chunk in chunked(list(by_school), CHUNK):
-        paths.update(School.select(School.id, School.region_path).where(School.id.in_(chunk)).tuples())
-    region_ids = _region_ids(set(paths.values()))
+def _region_figures(by_school: dict[int, Figures]) -> dict[int, Figures]:
+    """School figures summed into every region above the schools."""
     by_region: dict[int, Figures] = defaultdict(Figures)
-    for school_id, figures in by_school.items():
-        path = paths[school_id]
-        for end in range(0, len(path) + 1, 6):
-            if path[:end] in region_ids:
-                by_region[region_ids[path[:end]]].add(figures)
+    for school_id, regions in _ancestors_of_schools(by_school).items():
+        for region_id in regions:
+            by_region[region_id].add(by_school[school_id])
     return by_region
 
 
@@ -330,10 +342,10 @@ def rebuild_programme(programme: Programme, report: RebuildReport | None = None,
             1 for k in expected_courses.keys() | stored_courses.keys()
             if expected_courses.get(k) != stored_courses.get(k))
         CourseProgress.delete().where(CourseProgress.programme == programme.id).execute()
-        rows = [{"account": a, "course": c, "programme": programme.id, "minutes": m, "last_at": at}
-                for (a, c), (m, at) in expected_courses.items()]
-        for chunk in chunked(rows, 200):
-            CourseProgress.insert_many(chunk).execute()
+        rows = [(programme.id, a, c, m, at) for (a, c), (m, at) in expected_courses.items()]
+        execute_many(CourseProgress.insert_many(rows[:1], fields=[
+            CourseProgress.programme, CourseProgress.account, CourseProgress.course,
+            CourseProgress.minutes, CourseProgress.last_at]), rows)
 
         expected_teachers = {a: (int(cr), bool(done), at) for a, cr, done, at in
                              _expected_teacher_rows(programme)}
@@ -346,13 +358,13 @@ def rebuild_programme(programme: Programme, report: RebuildReport | None = None,
             1 for k in expected_teachers.keys() | stored_teachers.keys()
             if expected_teachers.get(k) != stored_teachers.get(k))
         TeacherProgress.delete().where(TeacherProgress.programme == programme.id).execute()
-        rows = [{"account": a, "programme": programme.id, "credited_minutes": cr, "completed": done,
-                 "last_at": at} for a, (cr, done, at) in expected_teachers.items()]
-        for chunk in chunked(rows, 200):
-            TeacherProgress.insert_many(chunk).execute()
+        rows = [(programme.id, a, cr, done, at) for a, (cr, done, at) in expected_teachers.items()]
+        execute_many(TeacherProgress.insert_many(rows[:1], fields=[
+            TeacherProgress.programme, TeacherProgress.account, TeacherProgress.credited_minutes,
+            TeacherProgress.completed, TeacherProgress.last_at]), rows)
 
         by_school = _expected_school_figures(programme)
-        by_region = _expected_region_figures(by_school)
+        by_region = _region_figures(by_school)
         report.differences["school"] += _count_differences(
             by_school, _stored_figures(SchoolProgress, SchoolProgress.school, programme.id))
         report.differences["region"] += _count_differences(
