@@ -300,7 +300,7 @@ PAGES = [  # label, account, url pattern, rows the page shows (query), bare quer
 
 def _bare(programme_id: int, code: str | None, school_id: int):
     """The bare SQL reading the rows a page shows, and a static table of that size to render."""
-    from flask import render_template_string
+    from flask import current_app
     from yanxiu.db import database
     from yanxiu.models import Region
 
@@ -320,8 +320,11 @@ def _bare(programme_id: int, code: str | None, school_id: int):
         params = (programme_id, school_id, "approved")
     if database.param != "?":
         sql = sql.replace("?", database.param)
-    template = ("<table>{% for r in rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}"
-                "<td>x</td><td>y</td></tr>{% endfor %}</table>")
+    # A page of the same size: a header, a table of the rows with two computed columns.
+    template = current_app.jinja_env.from_string(
+        "<!doctype html><html><head><title>t</title></head><body><h1>统计</h1><table>"
+        "{% for r in rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}"
+        "<td>{{ '%.1f'|format(r[1] / 3) }}</td><td>{{ r[0]|length }}</td></tr>{% endfor %}</table></body></html>")
 
     def query():
         return list(database.execute_sql(sql, params).fetchall())
@@ -329,7 +332,7 @@ def _bare(programme_id: int, code: str | None, school_id: int):
     rows = query()
 
     def render():
-        return render_template_string(template, rows=rows)
+        return template.render(rows=rows)
     return query, render, len(rows)
 
 
