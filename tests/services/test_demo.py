@@ -1,14 +1,21 @@
 """The demo dataset (SPEC §11): accounts that log in, 浙江省's schools, idempotence, refusal, CLI."""
 import re
+from collections import Counter
 
 import pytest
 from peewee import fn
 
 from tests.conftest import log_in
-from yanxiu.models import Account, AuditLog, Binding, PermissionCode, Region, School
+from yanxiu.crypto import personal_data_cipher
+from yanxiu.models import Account, AuditLog, Binding, Membership, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.region import COUNTY, INSTITUTION_KINDS, SCHOOL, STAGES
-from yanxiu.services import accounts, codes
+from yanxiu.models.teacher import (APPROVED, PENDING, REJECTED, REMOVED, SUBJECTS, TEACHING_STAGES,
+                                   TITLES, TRANSFERRED)
+from yanxiu.scope import Scope
+from yanxiu.services import accounts, codes, teachers
+from yanxiu.services.identity import check_id_number, check_mobile, check_person_name
+from yanxiu.masking import mask_id_number, mask_phone
 from yanxiu.services.demo import DEMO_PASSWORD, DEMO_SCHOOL_NAME, DemoRefused, build_demo
 
 # SPEC §11: account → (role label, scope name) shown on its workbench.
@@ -221,3 +228,120 @@ def test_activation_progress_differs_between_regions(demo, app):
     page = client.get("/progress").text
     rates = set(re.findall(r'<td class="num">(\d+\.\d)%</td>', page))
     assert len(rates) > 2
+
+
+# ---- teachers ------------------------------------------------------------------------------
+
+def _school_admin_binding() -> Binding:
+    return Binding.select().join(Account).where(Account.username == "school_admin").get()
+
+
+def test_teachers_in_every_state(demo):
+    counts = dict(Membership.select(Membership.state, fn.COUNT(Membership.id))
+                  .group_by(Membership.state).tuples())
+    assert all(counts.get(state, 0) > 0 for state in (APPROVED, PENDING, REJECTED, REMOVED,
+                                                      TRANSFERRED)), counts
+    assert 3000 <= counts[APPROVED] <= 6000 and 100 <= counts[PENDING] < 1000
+    assert 3000 <= Account.select().where(Account.username.startswith("t3")).count() <= 6000
+    # Rejections carry a reason the teacher can act on; removals and moves say why.
+    assert {r for (r,) in Membership.select(Membership.reason).where(Membership.state == REJECTED)
+            .tuples()} <= set(teachers.REJECT_REASONS)
+    assert not Membership.select().where(Membership.state.in_([REMOVED, TRANSFERRED])
+                                         & (Membership.end_reason == "")).exists()
+    # Only a school whose admin is activated has decided anything, and that admin did.
+    decided = Membership.select().where(Membership.decided_by.is_null(False))
+    admins = dict(Binding.select(Binding.school, Binding.account).where(Binding.role == SCHOOL_ADMIN)
+                  .tuples())
+    assert all(admins[row.school_id] == row.decided_by_id for row in decided)
+    # Teachers across the province, many more in some counties than in others.
+    per_county = Counter(code[:6] for (code,) in Membership.select(School.code).join(School).tuples())
+    assert len(per_county) >= 30 and max(per_county.values()) > 10 * min(per_county.values())
+
+
+def test_teacher_fields_are_realistic(demo):
+    cipher = personal_data_cipher()
+    stage_of = dict(School.select(School.id, School.stage).tuples())
+    rows = list(Membership.select().order_by(Membership.id))
+    for row in rows[::23]:
+        id_number, phone = cipher.decrypt(row.id_cipher), cipher.decrypt(row.phone_cipher)
+        assert check_id_number(id_number) == id_number and check_mobile(phone) == phone
+        assert row.id_masked == mask_id_number(id_number) and row.phone_masked == mask_phone(phone)
+        assert row.id_index == cipher.blind_index(id_number)
+        # The 17th digit of a 身份证号 is odd for men, even for women.
+        assert (int(id_number[16]) % 2 == 1) == (row.gender == "男")
+        assert 1965 <= int(id_number[6:10]) <= 2000
+        assert check_person_name(row.name) == row.name
+        assert row.stage in TEACHING_STAGES and row.subject in SUBJECTS
+        assert row.title in TITLES or row.title == ""
+        if stage_of[row.school_id] == "小学":
+            assert row.stage == "小学"
+    assert {r.gender for r in rows} == {"男", "女"}
+
+
+def test_demo_teacher_is_approved_at_school_admins_school(demo):
+    binding = _school_admin_binding()
+    account = Account.get(Account.username == "teacher")
+    status = teachers.teacher_status(account)
+    assert status.label == "已通过" and status.member.school_id == binding.school_id
+    assert status.member.name == "王丽" and status.member.decided_by_id == binding.account_id
+    # school_admin's review page has work, and its lists every other tab too.
+    counts = teachers.state_counts(Scope.of(binding))
+    assert counts[PENDING] >= 5 and all(counts.values()), counts
+
+
+def test_pending_transfers_and_done_ones(demo):
+    county = {s: code[:6] for s, code in School.select(School.id, School.code).tuples()}
+    approved = dict(Membership.select(Membership.account, Membership.school)
+                    .where(Membership.state == APPROVED).tuples())
+    moving = [(account, approved[account], school) for account, school in
+              Membership.select(Membership.account, Membership.school)
+              .where(Membership.state == PENDING).tuples() if account in approved]
+    assert moving and all(old != new and county[old] == county[new] for _, old, new in moving)
+    demo_school = _school_admin_binding().school_id
+    assert any(new == demo_school for _, _, new in moving)
+    moved = list(Membership.select().where(Membership.state == TRANSFERRED))
+    assert any(row.school_id == demo_school for row in moved)
+    for row in moved:
+        now_at = Membership.get((Membership.account == row.account_id) & (Membership.state == APPROVED))
+        assert row.end_reason == f"调入{now_at.school.name}"
+        assert county[now_at.school_id] == county[row.school_id] != ""
+        assert now_at.id_index == row.id_index
+
+
+def test_id_numbers_are_unique_among_approved_teachers(demo):
+    approved = [i for (i,) in Membership.select(Membership.id_index)
+                .where(Membership.state == APPROVED).tuples()]
+    assert len(set(approved)) == len(approved)
+    people = Membership.select(Membership.account, Membership.id_index).distinct().tuples()
+    assert len({i for _, i in people}) == len({a for a, _ in people})
+
+
+def test_no_clear_personal_data_in_the_membership_table(demo):
+    cipher = personal_data_cipher()
+    raw = list(Membership.select(*Membership._meta.sorted_fields).tuples())
+    columns = [f.column_name for f in Membership._meta.sorted_fields]
+    index_of = columns.index
+    for values in raw[::7]:
+        clear = {cipher.decrypt(values[index_of("id_cipher")]),
+                 cipher.decrypt(values[index_of("phone_cipher")])}
+        stored = " ".join(str(v) for v in values)
+        assert not any(value in stored for value in clear)
+    shown = [v for values in raw for c, v in zip(columns, values)
+             if isinstance(v, str) and not c.endswith(("_cipher", "_index"))]
+    assert not any(re.search(r"\d{17}[\dX]|(?<!\d)1[3-9]\d{9}(?!\d)", v) for v in shown)
+
+
+def test_workbench_to_do_of_school_admin_and_xh_admin(demo, app):
+    expected = {"school_admin": teachers.pending_count(Scope.of(_school_admin_binding())),
+                "xh_admin": teachers.pending_count(Scope.of(
+                    Binding.select().join(Account).where(Account.username == "xh_admin").get()))}
+    assert expected["xh_admin"] > expected["school_admin"] >= 5
+    for username, pending in expected.items():
+        client = app.test_client()
+        assert log_in(client, username, DEMO_PASSWORD).status_code == 303
+        page = client.get("/workbench").text
+        assert f'<a href="/teachers?state=pending">待审核教师 {pending} 人</a>' in page
+    client = app.test_client()
+    log_in(client, "teacher", DEMO_PASSWORD)
+    page = client.get("/workbench").text
+    assert "<strong>已通过</strong>" in page and DEMO_SCHOOL_NAME in page

@@ -5,8 +5,8 @@ from flask_login import current_user
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.scope import Scope, signed_in
 from yanxiu.forms.notices import ReadForm
-from yanxiu.services import notices
-from yanxiu.services.workbench import scope_figures, todo
+from yanxiu.services import notices, teachers
+from yanxiu.services.workbench import school_teachers, scope_figures, todo
 from yanxiu.web import render
 
 bp = Blueprint("workbench", __name__)
@@ -22,16 +22,18 @@ def index():
 @bp.route("/workbench")
 @signed_in
 def home():
-    """工作台: who I am, where, and my scope's figures."""
+    """工作台: who I am, where, my scope's figures and to-dos (a teacher: the 个人中心 state)."""
     binding = current_user.binding
-    figures = school = tasks = None
+    figures = school = tasks = staff = standing = None
     unread = []
-    if binding is not None:
+    if binding is None:
+        standing = teachers.teacher_status(current_user.account)
+    else:
         unread = list(notices.inbox(binding).limit(5))
+        scope = Scope.of(binding)
         if binding.role == SCHOOL_ADMIN:
-            school = binding.school
+            school, staff = binding.school, school_teachers(scope)
         else:
-            scope = Scope.of(binding)
             figures, tasks = scope_figures(scope), todo(scope, binding.region)
     return render("workbench/home.html", binding=binding, figures=figures, school=school,
-                  tasks=tasks, unread=unread, read_form=ReadForm())
+                  staff=staff, tasks=tasks, standing=standing, unread=unread, read_form=ReadForm())

@@ -1,4 +1,5 @@
-"""The demo dataset of SPEC §11: the national region tree, 浙江省's schools and the demo accounts.
+"""The demo dataset of SPEC §11: the national region tree, 浙江省's schools, the demo accounts
+and a few thousand teachers in every state.
 
 `build_demo` refuses a database holding non-demo data. It is idempotent: a second run
 finds the marker (the `demo.built` audit row) of the same DEMO_VERSION and scale and
@@ -14,18 +15,21 @@ import random
 import time
 
 from peewee import sort_models
+from stdnum.cn import ric
 
 from yanxiu.db import database, transaction_lock
-from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Notice, NoticeRecipient,
-                           PermissionCode, Region, School)
+from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Membership, Notice,
+                           NoticeRecipient, PermissionCode, Region, School)
 from yanxiu.models.account import OPERATOR, SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import CITY, COUNTY, NATION_CODE, SCHOOL
+from yanxiu.models.teacher import APPROVED, PENDING, REJECTED, REMOVED, TRANSFERRED
 from yanxiu.services import accounts, audit
 from yanxiu.services.regions import load_regions
+from yanxiu.services.teachers import REJECT_REASONS, _personal_columns
 
 # Bump when the dataset's content changes, so an older demo database is rebuilt.
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 DEMO_PASSWORD = "Demo@2025"
 PROVINCE_CODE = "330000"
 SEED = 20250701
@@ -230,6 +234,9 @@ def build_demo(scale: int = 1) -> str:
             f"({counts['county_schools']} county schools, {counts['institutions']} institutions, "
             f"{counts['direct_schools']} 省/市直属 schools); {counts['accounts']} accounts, "
             f"{counts['bindings']} bindings ({counts['school_admins']} school admins); "
+            f"{counts['teachers']} teachers ({counts['teachers_approved']} approved, "
+            f"{counts['teachers_pending']} pending, {counts['teachers_rejected']} rejected, "
+            f"{counts['teachers_removed']} removed, {counts['teachers_transferred']} moved); "
             f"password {DEMO_PASSWORD}; school_admin manages {DEMO_SCHOOL_NAME}")
 
 
@@ -363,15 +370,17 @@ def _populate(scale: int) -> dict:
 
     _insert(School, school_rows)
     counts["schools"] = len(school_rows)
-    counts.update(_create_accounts(province, cities, counties, stamp))
+    password_hash = accounts.hash_password(DEMO_PASSWORD)
+    counts.update(_create_accounts(province, cities, counties, stamp, password_hash))
     counts.update(_create_codes(province, stamp))
     counts.update(_create_notices(stamp))
+    counts.update(_create_teachers(province, stamp, password_hash))
     return counts
 
 
-def _create_accounts(province: Region, cities: list[Region], counties: list[Region], stamp) -> dict:
+def _create_accounts(province: Region, cities: list[Region], counties: list[Region], stamp,
+                     password_hash: str) -> dict:
     """The SPEC §11 accounts, then lifelike bulk admins; one password hash for all."""
-    password_hash = accounts.hash_password(DEMO_PASSWORD)
     regions = {r.code: r.id for r in [province, *cities, *counties]}
     regions[NATION_CODE] = Region.get(Region.code == NATION_CODE).id
     accts: list[dict] = []
@@ -521,3 +530,256 @@ def _create_notices(stamp) -> dict:
         } for kind, target, reader in targets]).execute()
         count += 1
     return {"notices": count}
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+# The demo `teacher` account: an approved teacher of the demo school.
+DEMO_TEACHER = {"username": "teacher", "name": "王丽", "gender": "女", "stage": "小学",
+                "subject": "语文", "title": "一级教师"}
+FEMALE_GIVEN = "丽芳娜敏静艳秀霞桂英玲红梅燕雪丹萍欣怡涵婷倩颖琳洁慧佳蕾璐晶莉菲瑶琴月晓"
+MALE_GIVEN = "伟强磊军洋勇杰涛明超平刚华建国海志宏东新斌鹏飞宇浩然远俊峰辉波亮健林永"
+# Teachers of a school whose admin is activated, by the school's 学段 (None: an institution).
+STAFF_SIZE = {"小学": (12, 32), "初中": (12, 32), "九年一贯制": (18, 40), "高中": (18, 40),
+              "完全中学": (20, 45), "十二年一贯制": (25, 50), "中等职业学校": (12, 30),
+              "特殊教育学校": (4, 10), "其他": (4, 10), None: (2, 6)}
+# The school's 学段 → the 任教学段 of its teachers (repeats weight the common one).
+TEACHING_STAGES_OF = {"小学": ["小学"], "初中": ["初中"], "高中": ["高中"],
+                      "九年一贯制": ["小学", "小学", "初中"], "完全中学": ["初中", "高中"],
+                      "十二年一贯制": ["小学", "初中", "高中"], "中等职业学校": ["中等职业学校"],
+                      "特殊教育学校": ["特殊教育"]}
+OTHER_TEACHING_STAGES = ["小学", "初中", "高中"]
+# 任教学段 → (subject, weight); 浙江's 初中 teach 科学 as one subject.
+SUBJECTS_OF = {
+    "小学": [("语文", 30), ("数学", 25), ("英语", 10), ("科学", 6), ("道德与法治", 5),
+             ("体育与健康", 7), ("音乐", 5), ("美术", 5), ("信息科技", 3), ("综合实践活动", 2),
+             ("劳动", 1), ("心理健康", 1), ("书法", 1)],
+    "初中": [("语文", 16), ("数学", 16), ("英语", 15), ("科学", 12), ("道德与法治", 6),
+             ("历史", 6), ("地理", 3), ("体育与健康", 8), ("音乐", 3), ("美术", 3),
+             ("信息科技", 3), ("心理健康", 2)],
+    "高中": [("语文", 13), ("数学", 13), ("英语", 12), ("物理", 8), ("化学", 7), ("生物学", 6),
+             ("思想政治", 6), ("历史", 6), ("地理", 6), ("信息技术", 4), ("通用技术", 3),
+             ("体育与健康", 6), ("音乐", 2), ("美术", 2), ("心理健康", 2), ("日语", 1)],
+    "中等职业学校": [("专业课", 50), ("语文", 10), ("数学", 10), ("英语", 8), ("思想政治", 6),
+                     ("体育与健康", 6), ("信息技术", 6), ("艺术", 2), ("心理健康", 2)],
+    "特殊教育": [("特殊教育", 50), ("语文", 12), ("数学", 12), ("体育与健康", 8), ("音乐", 6),
+                 ("美术", 6), ("劳动", 6)],
+}
+# Born in or after the year → (职称, weight); "" is a teacher who left it blank.
+TITLES_BY_BIRTH = [
+    (1998, [("未定级", 6), ("二级教师", 3), ("", 1)]),
+    (1990, [("二级教师", 5), ("一级教师", 4), ("", 1)]),
+    (1978, [("一级教师", 5), ("高级教师", 4), ("二级教师", 1)]),
+    (0, [("高级教师", 12), ("一级教师", 6), ("正高级教师", 1)]),
+]
+REMOVE_REASONS = ["调离教学岗位", "已退休", "已辞职", "调往外省任教"]
+# Schools without an admin yet: a few have applications waiting for one.
+PENDING_AT_INACTIVE = 0.04
+PENDING_PER_SCHOOL = ([0, 1, 2, 3, 4], [30, 30, 20, 12, 8])
+REJECTED_PER_SCHOOL = ([0, 1, 2], [55, 30, 15])
+REMOVED_SHARE = 0.15
+DAY = 86_400
+
+
+def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
+    return rng.choices([v for v, _ in pairs], weights=[w for _, w in pairs])[0]
+
+
+class _Teachers:
+    """The teachers of one build: unique 身份证号 and 手机号, usernames per school, and the
+    account and membership rows waiting to be inserted one region at a time."""
+
+    def __init__(self, birthplaces: list[str], stamp, password_hash: str):
+        self.birthplaces = birthplaces
+        self.stamp = stamp
+        self.password_hash = password_hash
+        self.id_numbers: set[str] = set()
+        self.mobiles: set[str] = set()
+        self.per_school: dict[int, int] = {}
+        self.accounts: list[dict] = []
+        self.rows: list[dict] = []
+        self.counts = {"teachers": 0, **{f"teachers_{s}": 0 for s in
+                                         (APPROVED, PENDING, REJECTED, REMOVED, TRANSFERRED)}}
+
+    def ago(self, rng: random.Random, low_days: float, high_days: float) -> datetime.datetime:
+        return self.stamp - datetime.timedelta(seconds=rng.randint(int(low_days * DAY),
+                                                                   int(high_days * DAY)))
+
+    def later(self, rng: random.Random, moment: datetime.datetime, hours: int) -> datetime.datetime:
+        """A decision some hours after `moment`, never in the future."""
+        return min(moment + datetime.timedelta(minutes=rng.randint(30, hours * 60)), self.stamp)
+
+    def id_number(self, rng: random.Random, home: str | None, male: bool) -> tuple[str, int]:
+        """A valid, unused 身份证号 (mostly issued in the school's county) and its birth year."""
+        while True:
+            place = home if home and rng.random() < 0.8 else rng.choice(self.birthplaces)
+            birth = datetime.date(rng.randint(1965, 2000), 1, 1) + datetime.timedelta(
+                days=rng.randrange(365))
+            body = f"{place}{birth:%Y%m%d}{rng.randrange(500) * 2 + male:03d}"  # odd: a man
+            number = body + ric.calc_check_digit(body + "0")  # the last character is ignored
+            if number not in self.id_numbers:
+                self.id_numbers.add(number)
+                return number, birth.year
+
+    def mobile(self, rng: random.Random) -> str:
+        while True:
+            number = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10 ** 8):08d}"
+            if number not in self.mobiles:
+                self.mobiles.add(number)
+                return number
+
+    def person(self, rng: random.Random, school, home: str | None, **fixed) -> dict:
+        """A new teacher first applying to `school`: the account, and what they submit."""
+        stage = fixed.get("stage") or rng.choice(TEACHING_STAGES_OF.get(school.stage,
+                                                                        OTHER_TEACHING_STAGES))
+        female = fixed["gender"] == "女" if "gender" in fixed else (
+            rng.random() < (0.8 if stage in ("小学", "特殊教育") else 0.6))
+        id_number, born = self.id_number(rng, home, not female)
+        given = FEMALE_GIVEN if female else MALE_GIVEN
+        name = SURNAMES[rng.randrange(len(SURNAMES))] + "".join(
+            rng.choice(given) for _ in range(2 if rng.random() < 0.65 else 1))
+        title = _weighted(rng, next(t for year, t in TITLES_BY_BIRTH if born >= year))
+        data = {"name": name, "gender": "女" if female else "男", "id_number": id_number,
+                "phone": self.mobile(rng), "stage": stage,
+                "subject": _weighted(rng, SUBJECTS_OF[stage]), "title": title} | fixed
+        if "username" not in fixed:
+            n = self.per_school[school.id] = self.per_school.get(school.id, 0) + 1
+            data["username"] = f"t{school.code}{n:03d}"
+            self.accounts.append({"username": data["username"], "display_name": data["name"],
+                                  "password_hash": self.password_hash, "is_active": True,
+                                  "is_demo": True, "created_at": self.ago(rng, 60, 90),
+                                  "password_changed_at": self.stamp})
+            self.counts["teachers"] += 1
+        return data
+
+    def row(self, person: dict, school, state: str, submitted, admin=None, decided=None,
+            reason: str = "", ended=None, ended_by=None, end_reason: str = "") -> None:
+        """One application as the review flow leaves it (personal data built as the service does)."""
+        binding, account = admin if decided else (None, None)
+        self.rows.append({
+            "account": person["username"], "school": school.id, "state": state,
+            **_personal_columns(person), "submitted_at": submitted, "decided_at": decided,
+            "decided_by": account, "decided_binding": binding, "reason": reason,
+            "ended_at": ended, "ended_by": ended_by, "end_reason": end_reason,
+            "version": {PENDING: 1, APPROVED: 2, REJECTED: 2}.get(state, 3),
+        })
+        self.counts[f"teachers_{state}"] += 1
+
+    def approved(self, rng, school, home, admin, person=None) -> dict:
+        person = person or self.person(rng, school, home)
+        submitted = self.ago(rng, 20, 60)
+        self.row(person, school, APPROVED, submitted, admin, self.later(rng, submitted, 72))
+        return person
+
+    def pending(self, rng, school, home, person=None) -> None:
+        self.row(person or self.person(rng, school, home), school, PENDING, self.ago(rng, 0, 12))
+
+    def rejected(self, rng, school, home, admin) -> None:
+        submitted = self.ago(rng, 1, 30)
+        self.row(self.person(rng, school, home), school, REJECTED, submitted, admin,
+                 self.later(rng, submitted, 48), reason=rng.choice(REJECT_REASONS))
+
+    def removed(self, rng, school, home, admin) -> None:
+        submitted = self.ago(rng, 40, 60)
+        self.row(self.person(rng, school, home), school, REMOVED, submitted, admin,
+                 self.later(rng, submitted, 72), ended=self.ago(rng, 1, 15), ended_by=admin[1],
+                 end_reason=rng.choice(REMOVE_REASONS))
+
+    def moved(self, rng, old, new, home, admins) -> None:
+        """调动 done: 已调出 at the old school, a member of the new one since the approval."""
+        person = self.person(rng, old, home)
+        submitted = self.ago(rng, 45, 60)
+        moved_at = self.ago(rng, 2, 20)
+        self.row(person, old, TRANSFERRED, submitted, admins[old.id],
+                 self.later(rng, submitted, 72), ended=moved_at, ended_by=admins[new.id][1],
+                 end_reason=f"调入{new.name}")
+        self.row(self._refit(rng, person, new), new, APPROVED,
+                 moved_at - datetime.timedelta(hours=rng.randint(2, 72)), admins[new.id], moved_at)
+
+    def moving(self, rng, old, new, home, admins) -> None:
+        """调动 waiting: a member of the old school, applying to the new one."""
+        person = self.approved(rng, old, home, admins[old.id])
+        self.pending(rng, new, home, self._refit(rng, person, new))
+
+    def _refit(self, rng, person: dict, school) -> dict:
+        """The same person's application to another school: 任教学段 (and subject) to suit it."""
+        stages = TEACHING_STAGES_OF.get(school.stage, OTHER_TEACHING_STAGES)
+        if person["stage"] in stages:
+            return person
+        stage = rng.choice(stages)
+        subjects = [s for s, _ in SUBJECTS_OF[stage]]
+        return person | {"stage": stage, "subject": person["subject"] if person["subject"]
+                         in subjects else _weighted(rng, SUBJECTS_OF[stage])}
+
+    def flush(self, region_code: str, known: dict[str, int]) -> None:
+        """Insert the region's accounts, then its memberships pointing at them."""
+        _insert(Account, self.accounts)
+        ids = dict(Account.select(Account.username, Account.id)
+                   .where(Account.username.startswith(f"t{region_code}")).tuples()) | known
+        for row in self.rows:
+            row["account"] = ids[row["account"]]
+        _insert(Membership, self.rows)
+        self.accounts, self.rows = [], []
+
+
+def _create_teachers(province: Region, stamp, password_hash: str) -> dict:
+    """Teachers as the review flow would have left them: members, applications waiting,
+    rejections and removals at schools whose admin is activated (someone had to decide),
+    a few applications waiting at schools without one, and moves between a county's schools.
+    The demo school has all of it, so school_admin's review page has work."""
+    admins = {school: (binding, account) for binding, account, school in
+              Binding.select(Binding.id, Binding.account, Binding.school)
+              .where(Binding.role == SCHOOL_ADMIN).tuples()}
+    regions = {r.id: r for r in Region.select().where(Region.in_subtree(province.path))}
+    by_region: dict[int, list] = {}
+    for school in (School.select(School.id, School.code, School.name, School.stage, School.region)
+                   .where(School.in_subtree(province.path)).order_by(School.code).namedtuples()):
+        by_region.setdefault(school.region, []).append(school)
+    made = _Teachers(sorted(r.code for r in regions.values() if r.level == COUNTY), stamp,
+                     password_hash)
+    known = {"teacher": Account.get(Account.username == "teacher").id}
+    for region in sorted((regions[r] for r in by_region), key=lambda r: r.code):
+        rng = random.Random(f"{SEED}-teachers-{region.code}")
+        home = region.code if region.level == COUNTY else None
+        schools = by_region[region.id]
+        for school in schools:
+            admin = admins.get(school.id)
+            if admin is None:
+                if rng.random() < PENDING_AT_INACTIVE:
+                    for _ in range(rng.randint(1, 2)):
+                        made.pending(rng, school, home)
+                continue
+            for _ in range(rng.randint(*STAFF_SIZE.get(school.stage, STAFF_SIZE["其他"]))):
+                made.approved(rng, school, home, admin)
+            for _ in range(rng.choices(*PENDING_PER_SCHOOL)[0]):
+                made.pending(rng, school, home)
+            for _ in range(rng.choices(*REJECTED_PER_SCHOOL)[0]):
+                made.rejected(rng, school, home, admin)
+            if rng.random() < REMOVED_SHARE:
+                made.removed(rng, school, home, admin)
+        active = [s for s in schools if s.id in admins]
+        if region.code == XIHU_CODE:
+            _staff_demo_school(made, rng, active, admins)
+        elif len(active) >= 2:
+            for _ in range(rng.randint(1, 3)):
+                made.moved(rng, *rng.sample(active, 2), home, admins)
+            made.moving(rng, *rng.sample(active, 2), home, admins)
+        made.flush(region.code, known)
+    return made.counts
+
+
+def _staff_demo_school(made: _Teachers, rng: random.Random, active: list, admins: dict) -> None:
+    """The demo school: the `teacher` account a member, a full review queue with a teacher
+    moving in, a teacher who moved out (已调出), a rejection and a removal."""
+    demo = next(s for s in active if s.name == DEMO_SCHOOL_NAME)
+    others = [s for s in active if s.id != demo.id]
+    admin = admins[demo.id]
+    made.approved(rng, demo, XIHU_CODE, admin, made.person(rng, demo, XIHU_CODE, **DEMO_TEACHER))
+    for _ in range(4):
+        made.pending(rng, demo, XIHU_CODE)
+    made.rejected(rng, demo, XIHU_CODE, admin)
+    made.removed(rng, demo, XIHU_CODE, admin)
+    made.moved(rng, demo, rng.choice(others), XIHU_CODE, admins)
+    made.moving(rng, rng.choice(others), demo, XIHU_CODE, admins)
+    for _ in range(rng.randint(1, 2)):
+        made.moved(rng, *rng.sample(others, 2), XIHU_CODE, admins)

@@ -4,13 +4,14 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from yanxiu.models import Binding, PermissionCode, Region, School
+from yanxiu.models import Binding, Membership, PermissionCode, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.base import now
 from yanxiu.models.code import UNUSED
 from yanxiu.models.region import ARCHIVED, CITY, COUNTY, PROVINCE, in_subtree
+from yanxiu.models.teacher import APPROVED, PENDING
 from yanxiu.scope import Scope
-from yanxiu.services import activation
+from yanxiu.services import activation, teachers
 
 
 @dataclass
@@ -22,6 +23,7 @@ class ScopeFigures:
     counties: int
     schools: int
     admins_active: int
+    teachers: int  # 在册: approved members of the subtree's schools
 
 
 def scope_figures(scope: Scope) -> ScopeFigures:
@@ -36,8 +38,9 @@ def scope_figures(scope: Scope) -> ScopeFigures:
               + Binding.select().join(School, on=(Binding.school == School.id))
               .where(School.in_subtree(scope.path) & (Binding.state == "active")
                      & (Binding.role == SCHOOL_ADMIN)).count())
+    members = scope.memberships().where(Membership.state == APPROVED).count()
     return ScopeFigures(direct, by_level.get(PROVINCE, 0), by_level.get(CITY, 0),
-                        by_level.get(COUNTY, 0), schools, admins)
+                        by_level.get(COUNTY, 0), schools, admins, members)
 
 
 @dataclass
@@ -46,13 +49,15 @@ class ToDo:
     regions_without_super: int
     schools_inactive: int
     codes_expiring: int
+    teachers_pending: int  # applications the subtree's schools have not decided yet
 
 
 EXPIRY_WARNING = datetime.timedelta(days=7)
 
 
 def todo(scope: Scope, region: Region) -> ToDo:
-    """Unactivated direct sub-regions and schools of the subtree, unused codes expiring within 7 days."""
+    """Unactivated direct sub-regions and schools of the subtree, unused codes expiring within
+    7 days, teachers' applications waiting for their school."""
     progress = activation.region_progress(region)
     totals = progress.totals
     stamp = now()
@@ -61,4 +66,17 @@ def todo(scope: Scope, region: Region) -> ToDo:
                        & (PermissionCode.state == UNUSED) & (PermissionCode.expires_at > stamp)
                        & (PermissionCode.expires_at <= stamp + EXPIRY_WARNING)).count())
     return ToDo(totals.sub_regions - totals.supers_activated,
-                totals.schools - totals.schools_activated, expiring)
+                totals.schools - totals.schools_activated, expiring, teachers.pending_count(scope))
+
+
+@dataclass
+class SchoolTeachers:
+    """A school admin's workbench: its teachers (在册) and the applications to review."""
+    members: int
+    pending: int
+
+
+def school_teachers(scope: Scope) -> SchoolTeachers:
+    """The school's members and pending applications, from one grouped count."""
+    counts = teachers.state_counts(scope)
+    return SchoolTeachers(counts[APPROVED], counts[PENDING])
