@@ -215,18 +215,38 @@ class TeacherFilters:
     school: int | None = None
 
 
+SEARCH_KEY = "~"  # marks a search by keyed hash: "~" and 64 hex digits
+
+
+def is_search_key(text: str) -> bool:
+    """Whether a search is a keyed hash (see `search_key`)."""
+    return text.startswith(SEARCH_KEY) and len(text) == 65
+
+
+def search_key(text: str) -> str:
+    """The search as a page may repeat it (search box, links, pushed URL): a full 手机号 or
+    身份证号 becomes SEARCH_KEY and its keyed hash; anything else stays as typed."""
+    text = text.strip()
+    if is_search_key(text):
+        return text
+    text = text[:30]
+    if text.isdigit() and len(text) == 11:
+        return SEARCH_KEY + personal_data_cipher().blind_index(text)
+    if len(text) == 18:
+        return SEARCH_KEY + personal_data_cipher().blind_index(text.upper())
+    return text
+
+
 def _search(query, text: str):
     """Name (contains); a 4-digit tail of the 手机号; a full 手机号 or 身份证号 (exact, by keyed hash)."""
-    text = text.strip()[:30]
+    text = search_key(text)
     if not text:
         return query
-    cipher = personal_data_cipher()
+    if is_search_key(text):
+        digest = text[1:]
+        return query.where((Membership.phone_index == digest) | (Membership.id_index == digest))
     if text.isdigit() and len(text) == 4:
         return query.where(Membership.name.contains(text) | Membership.phone_masked.endswith(text))
-    if text.isdigit() and len(text) == 11:
-        return query.where(Membership.phone_index == cipher.blind_index(text))
-    if len(text) == 18:
-        return query.where(Membership.id_index == cipher.blind_index(text.upper()))
     return query.where(Membership.name.contains(text))
 
 
@@ -234,9 +254,10 @@ def teacher_list(scope: Scope, filters: TeacherFilters):
     """The scope's applications or members in one state, searched and filtered, newest first
     for pending ones, by school and name otherwise; rows carry their school and account."""
     state = filters.state if filters.state in REVIEW_STATES else PENDING
+    # objects(): the school's name and code land on the row itself (r.school_name), not on r.school.
     query = (scope.memberships().select_extend(School.name.alias("school_name"),
                                               School.code.alias("school_code"))
-             .where(Membership.state == state))
+             .where(Membership.state == state).objects())
     query = _search(query, filters.q)
     if filters.stage in TEACHING_STAGES:
         query = query.where(Membership.stage == filters.stage)
