@@ -345,3 +345,19 @@ def test_workbench_to_do_of_school_admin_and_xh_admin(demo, app):
     log_in(client, "teacher", DEMO_PASSWORD)
     page = client.get("/workbench").text
     assert "<strong>已通过</strong>" in page and DEMO_SCHOOL_NAME in page
+
+
+def test_the_summer_programme_has_records_and_exact_rollups(demo):
+    from yanxiu.models import LearningRecord, Programme, RegionProgress, TeacherProgress
+    from yanxiu.services import rollups
+    programme = Programme.get(Programme.name == "2025年暑期教师研修")
+    assert (programme.minutes_per_hour, programme.required_hours) == (45, 10)
+    assert LearningRecord.select().count() > 10_000
+    teacher = Account.get(Account.username == "teacher")
+    mine = TeacherProgress.get((TeacherProgress.account == teacher) & (TeacherProgress.programme == programme))
+    assert 0 < mine.credited_minutes < programme.required_minutes
+    counties = [r for r in RegionProgress.select().join(Region, on=(RegionProgress.region == Region.id))
+                .where((Region.level == "county") & (RegionProgress.teachers > 0))]
+    rates = {round(r.completed / r.teachers, 2) for r in counties}
+    assert len(counties) >= 5 and len(rates) >= 4  # rates differ between regions
+    assert rollups.rebuild_all(write=False).clean

@@ -17,19 +17,20 @@ import time
 from peewee import sort_models
 from stdnum.cn import ric
 
-from yanxiu.db import database, transaction_lock
-from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Membership, Notice,
-                           NoticeRecipient, PermissionCode, Region, School)
+from yanxiu.db import database, execute_many, transaction_lock
+from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Course, LearningRecord,
+                           Membership, Notice, NoticeRecipient, PermissionCode, Programme, Region,
+                           School)
 from yanxiu.models.account import OPERATOR, SCHOOL_ADMIN, SUPER, TRAINING
 from yanxiu.models.base import now
 from yanxiu.models.region import CITY, COUNTY, NATION_CODE, SCHOOL
 from yanxiu.models.teacher import APPROVED, PENDING, REJECTED, REMOVED, TRANSFERRED
-from yanxiu.services import accounts, audit
+from yanxiu.services import accounts, audit, rollups
 from yanxiu.services.regions import load_regions
 from yanxiu.services.teachers import REJECT_REASONS, _personal_columns
 
 # Bump when the dataset's content changes, so an older demo database is rebuilt.
-DEMO_VERSION = 3
+DEMO_VERSION = 4
 DEMO_PASSWORD = "Demo@2025"
 PROVINCE_CODE = "330000"
 SEED = 20250701
@@ -237,6 +238,7 @@ def build_demo(scale: int = 1) -> str:
             f"{counts['teachers']} teachers ({counts['teachers_approved']} approved, "
             f"{counts['teachers_pending']} pending, {counts['teachers_rejected']} rejected, "
             f"{counts['teachers_removed']} removed, {counts['teachers_transferred']} moved); "
+            f"programme {PROGRAMME['name']} with {counts['records']} learning records; "
             f"password {DEMO_PASSWORD}; school_admin manages {DEMO_SCHOOL_NAME}")
 
 
@@ -375,6 +377,7 @@ def _populate(scale: int) -> dict:
     counts.update(_create_codes(province, stamp))
     counts.update(_create_notices(stamp))
     counts.update(_create_teachers(province, stamp, password_hash))
+    counts.update(_create_programme(stamp))
     return counts
 
 
@@ -783,3 +786,52 @@ def _staff_demo_school(made: _Teachers, rng: random.Random, active: list, admins
     made.moving(rng, rng.choice(others), demo, XIHU_CODE, admins)
     for _ in range(rng.randint(1, 2)):
         made.moved(rng, *rng.sample(others, 2), XIHU_CODE, admins)
+
+
+PROGRAMME = {"name": "2025年暑期教师研修", "kind": "summer", "start_date": datetime.date(2025, 7, 1),
+             "end_date": datetime.date(2025, 8, 31), "minutes_per_hour": 45, "required_hours": 10}
+# name, length in minutes, most 学时 it credits
+PROGRAMME_COURSES = [("师德师风专题教育", 135, 3), ("数字素养与技能提升", 180, 3),
+                     ("心理健康教育与班级管理", 90, 2), ("科学教育与实验教学", 90, 2),
+                     ("安全教育专题", 90, 2)]
+
+
+def _create_programme(stamp) -> dict:
+    """SPEC §11's programme with learning records: each county and school has its own
+    diligence, so participation and completion rates differ between regions; `teacher`
+    has finished some courses but not all. Rollups are then computed from the records."""
+    operator = Account.get(Account.username == "operator")
+    programme = Programme.create(**PROGRAMME, created_by=operator, created_at=stamp, updated_at=stamp)
+    courses = [Course.create(programme=programme, name=name, minutes=minutes, max_hours=cap)
+               for name, minutes, cap in PROGRAMME_COURSES]
+    start = datetime.datetime.combine(PROGRAMME["start_date"], datetime.time()) - datetime.timedelta(hours=8)
+    days = (PROGRAMME["end_date"] - PROGRAMME["start_date"]).days + 1
+    members = (Membership.select(Membership.account, School.region_path, Membership.school)
+               .join(School, on=(Membership.school == School.id))
+               .where(Membership.state == APPROVED).order_by(Membership.account).tuples())
+    teacher = Account.get(Account.username == "teacher")
+    rows, county_effort, school_effort = [], {}, {}
+    for account_id, path, school_id in members:
+        if account_id == teacher.id:
+            continue  # below: a known, unfinished record
+        rng = random.Random(f"{SEED}-records-{account_id}")
+        effort = county_effort.setdefault(path, random.Random(f"{SEED}-{path}").uniform(0.35, 0.95))
+        effort *= school_effort.setdefault(school_id, random.Random(f"{SEED}-{school_id}").uniform(0.75, 1.1))
+        if rng.random() > effort:
+            continue  # 未参训
+        for _ in range(rng.randint(6, 22) if rng.random() < effort else rng.randint(1, 5)):
+            course = rng.choice(courses)
+            when = start + datetime.timedelta(days=rng.randrange(days), minutes=rng.randrange(6 * 60, 23 * 60))
+            rows.append((f"demo-{len(rows) + 1}", account_id, programme.id, course.id,
+                         rng.choice((20, 30, 45, 45, 60, 90)), when, "api", None, when))
+    for n, (course, minutes) in enumerate(zip(courses, (135, 90, 90, 0, 0))):
+        if minutes:
+            when = start + datetime.timedelta(days=3 + n * 5, hours=12)
+            rows.append((f"demo-teacher-{n}", teacher.id, programme.id, course.id, minutes, when, "api",
+                         None, when))
+    fields = [LearningRecord.external_id, LearningRecord.account, LearningRecord.programme,
+              LearningRecord.course, LearningRecord.minutes, LearningRecord.occurred_at,
+              LearningRecord.source, LearningRecord.token, LearningRecord.received_at]
+    execute_many(LearningRecord.insert_many(rows[:1], fields=fields), rows)
+    rollups.rebuild_programme(programme)
+    return {"records": len(rows)}
