@@ -238,8 +238,11 @@ def school_history(school: School) -> list[HistoryEntry]:
         if row.action == "school.transferred":
             detail = f"从{before.get('region_name')}转移到{after.get('region_name')}；原因：{after.get('reason')}"
         elif row.action == "school.updated":
-            detail = "；".join(f"{FIELD_LABELS.get(k, k)}：{before.get(k) or '—'} → {v or '—'}"
-                              for k, v in after.items() if before.get(k) != v)
+            shown = {"contact_phone": mask_phone}
+            detail = "；".join(
+                f"{FIELD_LABELS.get(k, k)}：{shown.get(k, str)(before.get(k) or '') or '—'} → "
+                f"{shown.get(k, str)(v or '') or '—'}"
+                for k, v in after.items() if before.get(k) != v)
         else:
             detail = after.get("reason", "") if isinstance(after, dict) else ""
         entries.append(HistoryEntry(row.at, ACTION_LABELS.get(row.action, row.action),
