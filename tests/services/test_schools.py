@@ -140,3 +140,15 @@ def test_city_transfers_between_its_counties(tree):
     assert moved.region.code == "330102"
     assert PermissionCode.select().count() == 0
     assert Region.get(Region.code == "330106").schools.count() == 1
+
+
+def test_a_phone_saved_as_shown_masked_keeps_the_stored_number(tree):
+    school = tree["schools"]["3301060001"]
+    School.update(contact_phone="13812345678").where(School.id == school.id).execute()
+    school = School.get_by_id(school.id)
+    saved = schools.update_school(binding_of(tree, "xh_admin"), school,
+                                  {**GOOD, "code": school.code, "contact_phone": "138****5678"}, school.version)
+    assert saved.contact_phone == "13812345678"
+    changed = schools.update_school(binding_of(tree, "xh_admin"), saved,
+                                    {**GOOD, "code": school.code, "contact_phone": "13900001111"}, saved.version)
+    assert changed.contact_phone == "13900001111"

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from yanxiu.masking import mask_phone
 from yanxiu.models.region import KIND_LABELS, OWNERSHIPS, STAGES
 
 
@@ -20,6 +21,12 @@ class DescriptiveForm(FlaskForm):
     contact_name = StringField("联系人")
     contact_phone = StringField("联系电话")
     version = HiddenField()
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        if formdata is None and obj is not None:
+            # A stored phone is shown masked; saved unchanged, the service keeps the stored one.
+            self.contact_phone.data = mask_phone(obj.contact_phone)
 
 
 class SchoolForm(DescriptiveForm):

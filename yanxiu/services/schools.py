@@ -119,6 +119,8 @@ def update_school(binding: Binding, school: School, data: dict, version: int, *,
     """修改信息: save the given `fields` (those present in `data`) only if nobody saved the
     school since `version` was read."""
     fields = [f for f in fields if f in data]
+    if school.contact_phone and data.get("contact_phone") == mask_phone(school.contact_phone):
+        data = {**data, "contact_phone": school.contact_phone}  # the form showed it masked
     clean, errors = clean_school_fields({**_snapshot(school), **{f: data[f] for f in fields}})
     _check_unique(clean, school.region, errors, school.id)
     if errors:
