@@ -418,3 +418,14 @@ def test_no_page_of_any_teacher_shows_personal_data_in_clear(watched, teachers):
         for url in urls:
             for headers in ({}, HX):
                 assert me.get(url, headers=headers).status_code in (200, 303)
+
+
+def test_my_hours_show_per_programme_and_course(watched, tree, teachers):
+    from tests.services.test_rollups import make_programme, record
+    from yanxiu.services import records
+    programme = make_programme(tree)
+    records.ingest([record(programme, "a", minutes=90)])
+    page = watched("teacher").get("/me").text
+    assert "我的研修学时" in page and programme.name in page
+    assert "已获 <strong>1.0</strong> 学时，完成需 3 学时" in page and "未完成" in page
+    assert "我的研修学时" not in watched("t_pending").get("/me").text

@@ -353,3 +353,22 @@ def test_statistics_queries_never_touch_raw_records_or_like(tree, teachers):
                         for cell in row)
         assert "learning_record" not in plan, (sql, plan)
         assert "like" not in plan.lower(), (sql, plan)
+
+
+def test_a_teacher_sees_own_hours_per_programme_and_course(tree, teachers):
+    from tests.services.test_rollups import make_programme, record
+    from yanxiu.models import Account
+    programme = make_programme(tree)  # 45 min per 学时, 3 学时 to complete; caps 1 and 3 学时
+    first, second = list(programme.courses.order_by("id"))
+    records.ingest([record(programme, "a", minutes=60, course=first.id),
+                    record(programme, "b", minutes=50, course=second.id),
+                    record(programme, "c", minutes=600, course=second.id,
+                           occurred_at="2025-09-10T10:00:00+08:00")])  # after the end: not counted
+    teacher = Account.get(Account.username == "teacher")
+    [mine] = statistics.teacher_programmes(teacher.id)
+    assert mine.programme.id == programme.id and mine.counted and not mine.completed
+    assert [(c.name, str(c.hours), c.max_hours) for c in mine.courses] == [
+        (first.name, "1.0", 1), (second.name, "1.1", 3)]
+    assert str(mine.hours) == "2.1"  # (45 + 50) / 45
+    outsider = Account.get(Account.username == "t_far")  # pending elsewhere, no minutes
+    assert statistics.teacher_programmes(outsider.id) == []

@@ -14,7 +14,7 @@ from yanxiu.forms.schools import ConfirmForm, put_errors
 from yanxiu.models import Membership, Region, School
 from yanxiu.models.region import COUNTY, NATION, NATION_CODE
 from yanxiu.scope import signed_in
-from yanxiu.services import teachers
+from yanxiu.services import statistics, teachers
 from yanxiu.services.regions import direct_schools
 from yanxiu.services.teachers import TeacherError
 from yanxiu.web import client_address, is_fragment_request
@@ -141,7 +141,8 @@ def _page(form: ProfileForm | None = None, status: int = 200, *, chain=None, q: 
     results = results or []
     listed = results + ([chosen] if chosen else [])
     return render_template("profile/home.html", state=state, badge=STATE_BADGES.get(state.label, ""),
-                           history=history, form=form, hints=_hints(form, state.latest, submitted),
+                           history=history, training=statistics.teacher_programmes(account.id),
+                           form=form, hints=_hints(form, state.latest, submitted),
                            chosen=chosen, cascade=_cascade(chain), q=q, results=results,
                            long_number=long_number,
                            trails=_trails(listed), limit=SEARCH_LIMIT), status

@@ -13,8 +13,8 @@ from fractions import Fraction
 from peewee import JOIN
 
 from yanxiu.formatting import local_datetime
-from yanxiu.models import (Membership, Programme, Region, RegionProgress, School, SchoolProgress,
-                           TeacherProgress)
+from yanxiu.models import (Course, CourseProgress, Membership, Programme, Region, RegionProgress,
+                           School, SchoolProgress, TeacherProgress)
 from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE
 from yanxiu.models.teacher import APPROVED
@@ -388,3 +388,55 @@ def school_document(stats: SchoolStats) -> dict:
     return {"programme": programme_facts(stats.programme),
             "school": {"id": stats.school.id, "code": stats.school.code, "name": stats.school.name},
             "status": stats.status, "generated_at": generated_at(), **stats.table().as_dict()}
+
+
+@dataclass
+class CourseHours:
+    """One course in a teacher's 个人中心: 学时 credited so far and the most it can credit."""
+    name: str
+    hours: Decimal
+    max_hours: int
+
+
+@dataclass
+class TeacherProgramme:
+    """A programme as a teacher sees it: own 学时 (each course capped), completion, courses."""
+    programme: Programme
+    hours: Decimal
+    completed: bool
+    last_at: datetime.datetime | None
+    courses: list[CourseHours]
+    counted: bool  # whether the teacher is in its audience (counts in a school's figures)
+
+    @property
+    def last_activity(self) -> str:
+        return local_datetime(self.last_at) if self.last_at else NONE_TEXT
+
+
+def teacher_programmes(account_id: int) -> list[TeacherProgramme]:
+    """个人中心: the programmes meant for the teacher (by approved membership and 学段) or
+    holding any of the teacher's minutes, newest first — from the rollups only."""
+    member = (Membership.select(Membership.stage, School.region_path)
+              .join(School, on=(Membership.school == School.id))
+              .where((Membership.account == account_id) & (Membership.state == APPROVED)).tuples().first())
+    progress = {p: (credited, last_at) for p, credited, last_at in
+                TeacherProgress.select(TeacherProgress.programme, TeacherProgress.credited_minutes,
+                                       TeacherProgress.last_at)
+                .where(TeacherProgress.account == account_id).tuples()}
+    programmes = list(Programme.select().order_by(Programme.start_date.desc(), Programme.id.desc()))
+    # The rollup's index leads with the programme: name them so no scan is needed.
+    minutes = {c: m for c, m in CourseProgress.select(CourseProgress.course, CourseProgress.minutes)
+               .where(CourseProgress.programme.in_([p.id for p in programmes] or [0])
+                      & (CourseProgress.account == account_id)).tuples()}
+    found = []
+    for programme in programmes:
+        counted = bool(member) and in_audience(programme, member[0], member[1])
+        if not counted and programme.id not in progress:
+            continue
+        mph = programme.minutes_per_hour
+        credited, last_at = progress.get(programme.id, (0, None))
+        courses = [CourseHours(c.name, _tenths(min(minutes.get(c.id, 0), c.max_hours * mph), mph), c.max_hours)
+                   for c in programme.courses.order_by(Course.id)]
+        found.append(TeacherProgramme(programme, _tenths(credited, mph), credited >= programme.required_minutes,
+                                      last_at, courses, counted))
+    return found
