@@ -19,6 +19,9 @@ What it does:
      progress.png       hz_admin's 激活进度 (full page), and progress-print.png as printed
      code-slip.png      a 权限码 hand-over slip just issued by hz_admin
      workbench-school.png  school_admin's workbench with an unread 督促
+     teachers-review.png   school_admin's 教师管理, 待审核 tab
+     me.png             the demo teacher's 个人中心 (state, hours per course, history; full page)
+     statistics.png     zj_admin's 研修统计 of 浙江省 (full page), and statistics-print.png as printed
      faq.png            热点问题答疑
    Each is one screen, from the top of the page.
 
@@ -137,8 +140,26 @@ def shoot(browser, base: str, out: Path) -> list[Path]:
     context, page = new_page(DESKTOP)
     log_in(page, base, "school_admin")
     save(page, "workbench-school.png")
+    page.goto(base + "/teachers?state=pending")
+    save(page, "teachers-review.png")
     page.goto(base + "/faq")
     save(page, "faq.png")
+    context.close()
+
+    context, page = new_page(DESKTOP)
+    log_in(page, base, "teacher")
+    page.goto(base + "/me")
+    save(page, "me.png", full_page=True)
+    context.close()
+
+    context, page = new_page(DESKTOP)
+    log_in(page, base, "zj_admin")
+    page.goto(base + "/statistics")
+    page.locator("main a[href^='/statistics/']").first.click()
+    page.wait_for_load_state()
+    save(page, "statistics.png", full_page=True)
+    page.emulate_media(media="print")
+    save(page, "statistics-print.png", full_page=True)
     context.close()
 
     context, page = new_page(MOBILE)
