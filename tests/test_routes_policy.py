@@ -13,7 +13,8 @@ from tests.fixture_tree import ACCOUNTS
 from yanxiu.db import database
 from yanxiu.scope import policy_of, signed_in
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.register", "system.health", "faq.faq_list"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.register", "system.health", "faq.faq_list",
+                    "api.openapi_document"}
 
 # Values tried for URL parameters: codes in and out of every fixture scope, ids that exist and
 # ids that don't. An out-of-scope value must answer 404 (or a redirect), never a write.
@@ -114,7 +115,7 @@ def test_policies_are_known_kinds(app):
         if rule.endpoint == "static":
             continue
         policy = policy_of(app.view_functions[rule.endpoint])
-        assert policy[0] in ("public", "signed_in", "roles"), rule.endpoint
+        assert policy[0] in ("public", "signed_in", "roles", "api_token"), rule.endpoint
         if policy[0] == "roles":
             assert policy[1], f"{rule.endpoint} allows an empty role set"
 
@@ -159,11 +160,13 @@ def test_a_declared_route_is_served(app, login_as):
 
 # ---------------------------------------------------------------- anonymous visitors
 
+def _policy_kind(app, url: str, method: str = "GET") -> str:
+    return policy_of(app.view_functions[app.url_map.bind("localhost").match(url, method)[0]])[0]
+
+
 def test_anonymous_get_of_every_private_route_goes_to_login(app, tree):
     client = app.test_client()
-    private = [u for u in sample_urls(app)
-               if policy_of(app.view_functions[app.url_map.bind("localhost")
-                                               .match(u, "GET")[0]])[0] != "public"]
+    private = [u for u in sample_urls(app) if _policy_kind(app, u) not in ("public", "api_token")]
     assert "/workbench" in private and "/regions" in private
     for url in private:
         for headers in ({}, {"HX-Request": "true"}):
@@ -172,6 +175,19 @@ def test_anonymous_get_of_every_private_route_goes_to_login(app, tree):
             location = urlsplit(response.headers["Location"])
             assert location.path == "/login", url
             assert "<table" not in response.text
+
+
+def test_bearer_routes_refuse_without_a_token_even_to_a_session(app, login_as):
+    """The API's routes answer 401 (JSON, WWW-Authenticate: Bearer), never a login page, and a
+    signed-in session is no credential for them."""
+    urls = [u for u in sample_urls(app) if _policy_kind(app, u) == "api_token"]
+    assert "/api/v1/programmes" in urls
+    for client in (app.test_client(), login_as("operator")):
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 401, (url, response.status_code)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert response.mimetype == "application/json"
 
 
 def test_anonymous_public_pages_answer(app, tree):

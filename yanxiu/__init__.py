@@ -35,11 +35,12 @@ def create_app(config: dict | None = None) -> Flask:
     from yanxiu.scope import enforce_policy
     enforce_policy(app)
 
-    from yanxiu.blueprints import (auth, codes, faq, notices, profile, programmes, progress,
-                                   regions, school_import, schools, system, teachers, workbench)
+    from yanxiu.blueprints import (api, auth, codes, faq, notices, profile, programmes, progress,
+                                   record_import, regions, school_import, schools, statistics,
+                                   system, teachers, tokens, workbench)
     for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
                       faq.bp, schools.bp, school_import.bp, profile.bp, teachers.bp,
-                      programmes.bp):
+                      programmes.bp, statistics.bp, api.bp, tokens.bp, record_import.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

@@ -1,17 +1,20 @@
 """Who may see and do what: the one place that knows.
 
-Every view declares a policy (`public`, `signed_in`, or `roles(...)`); a view
-without one is refused (deny by default). Every query of scoped data starts
-from the current binding's region path through the helpers below, and an
-object outside it answers 404 so ids cannot be probed.
+Every view declares a policy (`public`, `signed_in`, `roles(...)`, or `api_token` for the
+records API's bearer tokens); a view without one is refused (deny by default). Every query
+of scoped data starts from the current binding's region path through the helpers below, and
+an object outside it answers 404 so ids cannot be probed.
 """
 from dataclasses import dataclass
 
 from flask import abort, g, request
 from flask_login import UserMixin, current_user
+from peewee import JOIN
 
 from yanxiu.models import Account, Binding, Membership, Region, School, UserSession
 from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
+from yanxiu.services import api_tokens
+from yanxiu.web import client_address
 
 REGION_ADMINS = (OPERATOR, SUPER, TRAINING)
 ALL_ADMINS = (*REGION_ADMINS, SCHOOL_ADMIN)
@@ -24,32 +27,33 @@ class SessionUser(UserMixin):
         self.session = session
         self.account: Account = session.account
         self._token = token
-        self._binding: Binding | None = None
-        self._binding_loaded = False
+        self._bindings: list[Binding] | None = None
 
     def get_id(self) -> str:
         return self._token
 
     @property
+    def bindings(self) -> list[Binding]:
+        """All active bindings of the account (for 切换身份), with their region or school,
+        loaded once per request."""
+        if self._bindings is None:
+            self._bindings = list(
+                Binding.select(Binding, Region, School)
+                .join_from(Binding, Region, JOIN.LEFT_OUTER, on=(Binding.region == Region.id))
+                .join_from(Binding, School, JOIN.LEFT_OUTER, on=(Binding.school == School.id))
+                .where((Binding.account == self.account.id) & (Binding.state == "active"))
+                .order_by(Binding.id))
+        return self._bindings
+
+    @property
     def binding(self) -> Binding | None:
         """The binding the user acts under now (切换身份 changes it); None for a plain teacher."""
-        if not self._binding_loaded:
-            self._binding_loaded = True
-            if self.session.current_binding_id:
-                self._binding = (Binding.select().where(
-                    (Binding.id == self.session.current_binding_id) & (Binding.state == "active"))
-                    .first())
-        return self._binding
+        current = self.session.current_binding_id
+        return next((b for b in self.bindings if b.id == current), None) if current else None
 
     @property
     def role(self) -> str | None:
         return self.binding.role if self.binding else None
-
-    @property
-    def bindings(self) -> list[Binding]:
-        """All active bindings of the account, for 切换身份."""
-        return list(Binding.select().where((Binding.account == self.account.id)
-                                           & (Binding.state == "active")).order_by(Binding.id))
 
     @property
     def scope_trail(self) -> list:
@@ -57,8 +61,7 @@ class SessionUser(UserMixin):
         binding = self.binding
         if binding is None:
             return []
-        region = binding.school.region if binding.role == SCHOOL_ADMIN else binding.region
-        trail = region.ancestors()
+        trail = Region.chain(binding.scope_path)
         if len(trail) > 1:
             trail = trail[1:]  # 全国 is implied for everyone but the operator
         return trail + ([binding.school] if binding.role == SCHOOL_ADMIN else [])
@@ -163,6 +166,12 @@ def roles(*allowed: str):
     return decorate
 
 
+def api_token(view):
+    """Policy: a client of the records API, known by its bearer token (a session is no
+    credential here); the live token is `g.api_token`, its region the scope."""
+    return _declare(view, ("api_token",))
+
+
 def enforce_policy(app):
     """Refuse every request whose view declares no policy or whose policy the user fails."""
     login_manager = app.login_manager
@@ -177,12 +186,27 @@ def enforce_policy(app):
             abort(404)
         if policy[0] == "public":
             return None
+        if policy[0] == "api_token":
+            _check_bearer()
+            return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if policy[0] == "roles" and current_user.role not in policy[1]:
             abort(404)
         g.binding = current_user.binding
         return None
+
+
+def _check_bearer() -> None:
+    """401 without a live bearer token, 429 while the address is throttled; the API's error
+    handlers word the answers."""
+    try:
+        g.api_token = api_tokens.authenticate(request.headers.get("Authorization"),
+                                              address=client_address())
+    except api_tokens.TokenThrottled as err:
+        abort(429, description=str(err))
+    if g.api_token is None:
+        abort(401)
 
 
 def policy_of(view) -> tuple | None:

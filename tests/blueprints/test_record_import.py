@@ -6,7 +6,7 @@ import pytest
 
 from tests.fixture_teachers import valid_id_number
 from tests.services.test_rollups import assert_rollups_exact, make_programme
-from yanxiu.models import ImportBatch, LearningRecord
+from yanxiu.models import Course, ImportBatch, LearningRecord
 from yanxiu.services import records
 
 HEADER = ["记录编号", "平台账号", "身份证号", "项目编号", "课程编号", "学习分钟数", "学习时间"]
@@ -30,7 +30,7 @@ def upload(client, content: bytes, name="records.csv", **headers):
 @pytest.fixture
 def setup(tree, teachers):
     programme = make_programme(tree)
-    course = programme.courses.order_by("id").first()
+    course = programme.courses.order_by(Course.id).first()
     return programme, course
 
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from tests.fixture_teachers import valid_id_number
-from yanxiu.models import (Binding, LearningRecord, Membership, Programme, Region, RegionProgress,
+from yanxiu.models import (Binding, Course, LearningRecord, Membership, Programme, Region, RegionProgress,
                            School, SchoolProgress)
 from yanxiu.models.teacher import APPROVED
 from yanxiu.services import accounts, programmes, records, rollups, schools
@@ -148,7 +148,7 @@ def test_a_rule_change_recomputes_the_figures(tree, teachers, programme, change)
 
 def test_a_course_cap_change_recomputes(tree, teachers, programme):
     records.ingest(random_batch(random.Random(4), programme, usernames(teachers), 150, "c"))
-    course = programme.courses.order_by("id").first()
+    course = programme.courses.order_by(Course.id).first()
     programmes.save_course(binding_of(tree, "operator"), programme,
                            {"name": course.name, "minutes": 120, "max_hours": 3}, course)
     assert_rollups_exact(programme)
@@ -171,7 +171,7 @@ def test_a_provincial_programme_counts_its_province_only(tree, teachers):
 
 def record(programme, external_id="e1", **overrides):
     item = {"external_id": external_id, "teacher": {"account": "teacher"}, "programme": programme.id,
-            "course": programme.courses.order_by("id").first().id, "minutes": 45,
+            "course": programme.courses.order_by(Course.id).first().id, "minutes": 45,
             "occurred_at": "2025-07-15T20:30:00+08:00"}
     return item | overrides
 
@@ -185,6 +185,9 @@ def record(programme, external_id="e1", **overrides):
     ({"teacher": {"id_number": valid_id_number(999)}}, "未找到该身份证号"),
     ({"occurred_at": "yesterday"}, "occurred_at"), ({"occurred_at": "2999-01-01T00:00:00"}, "晚于当前时间"),
     ({"external_id": ""}, "external_id"), ({"external_id": "x" * 65}, "external_id"),
+    ({"programme": 10**30}, "未找到该研修项目"), ({"course": -1}, "该课程不属于"),
+    ({"occurred_at": "0001-01-01T00:00:00"}, "occurred_at"),
+    ({"occurred_at": "9999-12-31T23:59:00-05:00"}, "occurred_at"),
 ])
 def test_bad_items_are_refused_and_the_good_kept(tree, teachers, programme, overrides, reason):
     results = records.ingest([record(programme, "good"), record(programme, "bad") | overrides])
@@ -229,7 +232,7 @@ def test_a_provincial_token_sends_for_its_province_only(tree, teachers, programm
 
 
 def test_minutes_outside_the_dates_or_above_the_cap_do_not_count(tree, teachers, programme):
-    first = programme.courses.order_by("id").first()  # capped at 1 学时 = 45 minutes
+    first = programme.courses.order_by(Course.id).first()  # capped at 1 学时 = 45 minutes
     records.ingest([record(programme, "early", occurred_at="2025-06-30T23:59:00+08:00"),
                     record(programme, "late", occurred_at="2025-09-01T00:00:00+08:00"),
                     record(programme, "edge", occurred_at="2025-07-01T00:00:00+08:00", minutes=30),

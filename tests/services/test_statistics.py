@@ -16,7 +16,7 @@ from tests.fixture_tree import REGIONS, SCHOOLS
 from tests.services.test_rollups import (binding_of, make_programme, oracle, random_batch,
                                          usernames)
 from yanxiu.db import database
-from yanxiu.models import Binding, LearningRecord, Membership, Programme, Region, School
+from yanxiu.models import Binding, Course, LearningRecord, Membership, Programme, Region, School
 from yanxiu.models.teacher import APPROVED
 from yanxiu.scope import Scope
 from yanxiu.services import accounts, programmes, records, statistics
@@ -359,7 +359,7 @@ def test_a_teacher_sees_own_hours_per_programme_and_course(tree, teachers):
     from tests.services.test_rollups import make_programme, record
     from yanxiu.models import Account
     programme = make_programme(tree)  # 45 min per 学时, 3 学时 to complete; caps 1 and 3 学时
-    first, second = list(programme.courses.order_by("id"))
+    first, second = list(programme.courses.order_by(Course.id))
     records.ingest([record(programme, "a", minutes=60, course=first.id),
                     record(programme, "b", minutes=50, course=second.id),
                     record(programme, "c", minutes=600, course=second.id,

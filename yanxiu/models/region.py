@@ -44,7 +44,12 @@ class Region(BaseModel):
 
     def ancestors(self) -> list["Region"]:
         """Regions from the root down to and including this one."""
-        codes = [self.path[i:i + 6] for i in range(0, len(self.path), 6)]
+        return Region.chain(self.path)
+
+    @staticmethod
+    def chain(path: str) -> list["Region"]:
+        """The regions on a path, from the root (全国) down, from one query."""
+        codes = [path[i:i + 6] for i in range(0, len(path), 6)]
         by_code = {r.code: r for r in Region.select().where(
             Region.code.in_(codes + [NATION_CODE]))}
         chain = [by_code[NATION_CODE]] if NATION_CODE in by_code else []

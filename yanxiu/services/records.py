@@ -19,6 +19,7 @@ from yanxiu.services.identity import IdentityError, check_id_number
 
 MAX_BATCH = 1000
 MAX_MINUTES = 24 * 60  # one record cannot hold more than a day of learning
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in both databases
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
 
@@ -91,11 +92,16 @@ def _check_item(index: int, raw, latest: datetime.datetime) -> _Item | ItemResul
     for key in ("programme", "course", "minutes"):
         if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
             return refuse(key, "须为整数")
+    # Ids no row can have (and no database integer can hold) are refused before any look-up.
+    if not 1 <= raw["programme"] <= MAX_ID:
+        return refuse("programme", "未找到该研修项目")
+    if not 1 <= raw["course"] <= MAX_ID:
+        return refuse("course", "该课程不属于该研修项目")
     if not 1 <= raw["minutes"] <= MAX_MINUTES:
         return refuse("minutes", f"须在 1–{MAX_MINUTES} 之间")
     try:
         occurred_at = parse_time(raw.get("occurred_at"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a time that leaves the calendar in UTC
         return refuse("occurred_at", "须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
     if occurred_at > latest:
         return refuse("occurred_at", "晚于当前时间")
