@@ -97,6 +97,10 @@ class Scope:
             return School.select().where(School.id == self.school_id)
         return School.select().where(School.in_subtree(self.path))
 
+    def trail_to(self, region: Region) -> list[Region]:
+        """Breadcrumb: from the scope's own region down to `region`, never above the scope."""
+        return [r for r in region.ancestors() if len(r.path) >= len(self.path)]
+
     def memberships(self):
         """Teachers' applications and memberships this scope may read (those of its schools)."""
         query = Membership.select().join(School, on=(Membership.school == School.id))

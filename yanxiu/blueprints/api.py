@@ -9,7 +9,7 @@ from yanxiu import openapi
 from yanxiu.extensions import csrf
 from yanxiu.models import Programme
 from yanxiu.scope import Scope, api_token, public, region_or_404
-from yanxiu.services import api_tokens, records, statistics
+from yanxiu.services import api_tokens, programmes, records, statistics
 from yanxiu.web import client_address
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -107,8 +107,8 @@ def record_submit():
 @api_token
 def programme_list():
     """The programmes this token may send records for, with their courses' ids."""
-    programmes = list(statistics.visible_programmes(_token_scope()))
-    courses = api_tokens.courses_of(programmes)
+    visible = list(programmes.visible_programmes(_token_scope()))
+    courses = api_tokens.courses_of(visible)
     return jsonify({"programmes": [{
         "id": p.id, "name": p.name, "kind": p.kind,
         "start_date": p.start_date.isoformat(), "end_date": p.end_date.isoformat(),
@@ -117,7 +117,7 @@ def programme_list():
         "region": {"code": p.region.code, "name": p.region.name} if p.region_id else None,
         "courses": [{"id": c.id, "name": c.name, "minutes": c.minutes, "max_hours": c.max_hours}
                     for c in courses[p.id]],
-    } for p in programmes]})
+    } for p in visible]})
 
 
 @bp.route("/statistics/<int:programme_id>/<region_code>")
@@ -126,11 +126,11 @@ def statistics_show(programme_id: int, region_code: str):
     """A region's statistics for a programme, as the statistics page's JSON form; 404
     outside the token's province."""
     scope = _token_scope()
-    programme = statistics.visible_programmes(scope).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programmes(scope).where(Programme.id == programme_id).first()
     if programme is None:
         abort(404)
     region = region_or_404(scope, region_code)
-    trail = [r for r in region.ancestors() if len(r.path) >= len(scope.path)]
+    trail = scope.trail_to(region)
     return jsonify(statistics.region_document(statistics.region_statistics(programme, region), trail))
 
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from yanxiu.forms.programmes import CourseForm, ProgrammeForm
 from yanxiu.forms.schools import put_errors
 from yanxiu.models import Course, Programme
-from yanxiu.scope import REGION_ADMINS, roles
+from yanxiu.scope import REGION_ADMINS, current_scope, roles
 from yanxiu.services import programmes
 from yanxiu.services.programmes import ProgrammeError
 from yanxiu.web import client_address, render
@@ -27,7 +27,7 @@ def _may_create() -> bool:
 def _programme_or_404(programme_id: int, manage: bool = False) -> Programme:
     """A programme the binding may see (or, with `manage`, change); anything else is 404."""
     binding = current_user.binding
-    programme = programmes.visible_programmes(binding).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programmes(current_scope()).where(Programme.id == programme_id).first()
     if programme is None or (manage and not programmes.may_manage(binding, programme)):
         abort(404)
     return programme
@@ -42,7 +42,7 @@ def _form_data(form: ProgrammeForm) -> dict:
 def programme_list():
     """研修项目: the programmes I may see, newest first; mine to manage marked."""
     binding = current_user.binding
-    rows = list(programmes.visible_programmes(binding))
+    rows = list(programmes.visible_programmes(current_scope()))
     return render("programmes/list.html", rows=rows, may_create=_may_create(),
                   managed={p.id for p in rows if programmes.may_manage(binding, p)})
 

@@ -15,11 +15,6 @@ def _region(code: str | None) -> Region:
     return region_or_404(scope, code) if code else Region.get_by_id(scope.region_id)
 
 
-def _trail(region: Region) -> list[Region]:
-    path = current_scope().path
-    return [r for r in region.ancestors() if len(r.path) >= len(path)]
-
-
 def _only_inactive() -> bool:
     return request.args.get("status") == "inactive"
 
@@ -37,8 +32,9 @@ def progress_view(code: str | None = None):
     if not _has_sub_regions(region):
         return _schools_page(region)
     table = activation.region_progress(region, _only_inactive())
-    return render("progress/page.html", "progress/_body.html", region=region, trail=_trail(region),
-                  table=table, page=None, only_inactive=_only_inactive())
+    return render("progress/page.html", "progress/_body.html", region=region,
+                  trail=current_scope().trail_to(region), table=table, page=None,
+                  only_inactive=_only_inactive())
 
 
 @bp.route("/<code>/schools")
@@ -50,8 +46,9 @@ def progress_schools(code: str):
 
 def _schools_page(region: Region):
     page = paginate(activation.school_activations(region, _only_inactive()))
-    return render("progress/page.html", "progress/_body.html", region=region, trail=_trail(region),
-                  table=None, page=page, only_inactive=_only_inactive())
+    return render("progress/page.html", "progress/_body.html", region=region,
+                  trail=current_scope().trail_to(region), table=None, page=page,
+                  only_inactive=_only_inactive())
 
 
 @bp.route("/<code>/export.<fmt>")

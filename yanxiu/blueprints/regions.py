@@ -11,13 +11,8 @@ bp = Blueprint("regions", __name__, url_prefix="/regions")
 SCHOOLS_PER_PAGE = 50
 
 
-def _trail(scope: Scope, region: Region) -> list[Region]:
-    """Ancestors of `region` from the scope's own region down (nothing above the scope)."""
-    return [r for r in region.ancestors() if len(r.path) >= len(scope.path)]
-
-
 def _node_context(scope: Scope, region: Region) -> dict:
-    return {"node": region, "nodes": child_nodes(region), "trail": _trail(scope, region),
+    return {"node": region, "nodes": child_nodes(region), "trail": scope.trail_to(region),
             "direct_school_count": direct_schools(region).count(), "query": "", "results": None}
 
 
@@ -51,4 +46,4 @@ def schools(code: str):
     region = region_or_404(scope, code)
     page = paginate(direct_schools(region), SCHOOLS_PER_PAGE)
     return render("regions/schools.html", "regions/_schools.html", node=region, page=page,
-                  trail=_trail(scope, region))
+                  trail=scope.trail_to(region))

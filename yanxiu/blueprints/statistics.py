@@ -5,7 +5,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from yanxiu.export import FORMATS, export_table
 from yanxiu.models import Programme, Region, School
 from yanxiu.scope import ALL_ADMINS, REGION_ADMINS, Scope, current_scope, region_or_404, roles
-from yanxiu.services import statistics
+from yanxiu.services import programmes, statistics
 from yanxiu.services.statistics import FIGURE_COLUMNS, SORT_KEYS, TEACHER_FILTERS
 from yanxiu.web import render
 
@@ -20,15 +20,10 @@ def _helpers():
 
 def _programme(scope: Scope, programme_id: int) -> Programme:
     """A programme the scope may look at; anything else is 404."""
-    programme = statistics.visible_programmes(scope).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programmes(scope).where(Programme.id == programme_id).first()
     if programme is None:
         abort(404)
     return programme
-
-
-def _trail(scope: Scope, region: Region) -> list[Region]:
-    """Breadcrumb: from the scope's own region down to `region`, never above the scope."""
-    return [r for r in region.ancestors() if len(r.path) >= len(scope.path)]
 
 
 def _filename(text: str) -> str:
@@ -47,7 +42,7 @@ def _region_stats(programme_id: int, code: str):
     programme = _programme(scope, programme_id)
     region = region_or_404(scope, code)
     sort, descending = _sort()
-    return statistics.region_statistics(programme, region, sort, descending), _trail(scope, region)
+    return statistics.region_statistics(programme, region, sort, descending), scope.trail_to(region)
 
 
 def _school_stats(programme_id: int, school_id: int):
@@ -56,7 +51,7 @@ def _school_stats(programme_id: int, school_id: int):
     school = scope.schools().where(School.id == school_id).first()
     if school is None:
         abort(404)
-    trail = [] if scope.school_id is not None else _trail(scope, school.region)
+    trail = [] if scope.school_id is not None else scope.trail_to(school.region)
     return statistics.school_statistics(programme, school, request.args.get("status", "")), trail
 
 
@@ -65,10 +60,10 @@ def _school_stats(programme_id: int, school_id: int):
 def stats_home():
     """研修统计: the programmes I may look at, each with my scope's figures."""
     scope = current_scope()
-    programmes = list(statistics.visible_programmes(scope))
+    visible = list(programmes.visible_programmes(scope))
     own = Region.get_by_id(scope.region_id) if scope.school_id is None else None
-    return render("statistics/home.html", programmes=programmes, scope=scope, own_region=own,
-                  summaries=statistics.programme_summaries(scope, programmes))
+    return render("statistics/home.html", programmes=visible, scope=scope, own_region=own,
+                  summaries=statistics.programme_summaries(scope, visible))
 
 
 @bp.route("/<int:programme_id>/<code>")

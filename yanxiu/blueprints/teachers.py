@@ -231,6 +231,6 @@ def teacher_overview():
     scope = current_scope()
     code = request.args.get("region")
     region = region_or_404(scope, code) if code else Region.get_by_id(scope.region_id)
-    trail = [r for r in region.ancestors() if len(r.path) >= len(scope.path)]
+    trail = scope.trail_to(region)
     return render("teachers/overview.html", "teachers/_overview.html", region=region, trail=trail,
                   rows=teachers.teacher_counts_by_child(region))

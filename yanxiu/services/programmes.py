@@ -15,6 +15,7 @@ from yanxiu.models.base import now
 from yanxiu.models.region import PROVINCE
 from yanxiu.models.teacher import TEACHING_STAGES
 from yanxiu.models.training import PROGRAMME_KINDS
+from yanxiu.scope import Scope
 from yanxiu.services import audit, rollups
 
 RULE_FIELDS = ("start_date", "end_date", "minutes_per_hour", "required_hours", "audience")
@@ -193,12 +194,11 @@ def save_course(binding: Binding, programme: Programme, data: dict, course: Cour
     return Course.get_by_id(course.id)
 
 
-def visible_programmes(binding: Binding):
-    """Programmes a binding may look at: national ones for everyone; a provincial one for
-    the operator and for admins inside that province. Newest first."""
+def visible_programmes(scope: Scope):
+    """The programmes a binding may look at: national ones for everyone; a province's own
+    for the admins inside that province; all of them for the national scope (operator)."""
     query = Programme.select().order_by(Programme.start_date.desc(), Programme.id.desc())
-    if binding.role == OPERATOR:
+    if not scope.path:
         return query
-    path = binding.school.region_path if binding.school_id else binding.region.path
-    provinces = [r for (r,) in Region.select(Region.id).where(Region.path == path[:6]).tuples()]
-    return query.where(Programme.region.is_null() | Programme.region.in_(provinces or [0]))
+    province = Region.select(Region.id).where(Region.path == scope.path[:6])
+    return query.where(Programme.region.is_null() | Programme.region.in_(province))

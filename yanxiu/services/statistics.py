@@ -295,16 +295,6 @@ def school_statistics(programme: Programme, school: School, status: str = "") ->
     return SchoolStats(programme, school, [t for t in teachers if _keep(t, status)], totals, status)
 
 
-def visible_programmes(scope: Scope):
-    """The programmes a binding may look at: national ones for everyone; a province's own
-    for the admins inside that province; all of them for the national scope (operator)."""
-    query = Programme.select().order_by(Programme.start_date.desc(), Programme.id.desc())
-    if not scope.path:
-        return query
-    province = Region.select(Region.id).where(Region.path == scope.path[:6])
-    return query.where(Programme.region.is_null() | Programme.region.in_(province))
-
-
 def programme_summaries(scope: Scope, programmes: list[Programme]) -> dict[int, StatsRow]:
     """The scope's own figures (its region's or its school's) per programme, for the picker."""
     ids = [p.id for p in programmes]
