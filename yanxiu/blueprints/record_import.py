@@ -26,17 +26,30 @@ def _batch_or_404(batch_id: int) -> ImportBatch:
     return batch
 
 
+# What the shared import pages (templates/imports/) say for a records import.
+TEXTS = {"prefix": "record_import", "title": "导入学习记录",
+         "intro": "与数据接口（/api/v1/records）规则相同。",
+         "required": "记录编号、项目编号、课程编号、学习分钟数、学习时间必须有，平台账号和身份证号至少有一列。",
+         "unit": "条", "noun": "学习记录", "target": "", "written_to": "写入并计入统计",
+         "done_endpoint": "programmes.programme_list", "done_label": "查看研修项目",
+         "rows": "record_import/_valid_rows.html"}
+
+
+def _upload_page(form: UploadForm, status: int = 200):
+    return render("imports/upload.html", "imports/_upload.html", status=status, form=form, imp=TEXTS,
+                  guide=record_import.template_guide())
+
+
 def _preview_context(batch: ImportBatch) -> dict:
-    return {"report": BatchReport.of(batch), "form": BatchActionForm(), "shown": PROBLEMS_SHOWN,
-            "sample": SAMPLE_ROWS}
+    return {"report": BatchReport.of(batch), "form": BatchActionForm(), "imp": TEXTS,
+            "shown": PROBLEMS_SHOWN, "sample": SAMPLE_ROWS}
 
 
 @bp.route("", methods=["GET"])
 @roles(OPERATOR)
 def import_start():
     """导入学习记录: the columns, the template and the upload form."""
-    return render("record_import/upload.html", "record_import/_upload.html", form=UploadForm(),
-                  guide=record_import.template_guide())
+    return _upload_page(UploadForm())
 
 
 @bp.route("/template.<fmt>")
@@ -66,18 +79,17 @@ def import_upload():
         else:
             url = url_for("record_import.import_preview", batch_id=batch.id)
             if is_fragment_request():
-                body, status = render("record_import/preview.html", "record_import/_preview.html",
+                body, status = render("imports/preview.html", "imports/_preview.html",
                                       **_preview_context(batch))
                 return body, status, {"HX-Push-Url": url}
             return redirect(url, 303)
-    return render("record_import/upload.html", "record_import/_upload.html", status=422, form=form,
-                  guide=record_import.template_guide())
+    return _upload_page(form, 422)
 
 
 @bp.route("/<int:batch_id>")
 @roles(OPERATOR)
 def import_preview(batch_id: int):
-    return render("record_import/preview.html", "record_import/_preview.html",
+    return render("imports/preview.html", "imports/_preview.html",
                   **_preview_context(_batch_or_404(batch_id)))
 
 

@@ -36,13 +36,22 @@ def _batch_or_404(batch_id: int) -> ImportBatch:
     return batch
 
 
+def _texts(region: Region) -> dict:
+    """What the shared import pages (templates/imports/) say for a school import."""
+    return {"prefix": "school_import", "title": "批量导入学校", "intro": f"导入到：{region.name}。",
+            "required": "学校标识码、名称、学段三列必须有。", "unit": "所", "noun": "学校（机构）",
+            "target": region.name, "written_to": f"写入{region.name}",
+            "done_endpoint": "schools.school_list", "done_label": "查看学校列表",
+            "rows": "school_import/_valid_rows.html"}
+
+
 def _upload_page(form: UploadForm, status: int = 200):
-    return render("school_import/upload.html", "school_import/_upload.html", status=status,
-                  form=form, region=_region_or_404(), guide=school_import.template_guide())
+    return render("imports/upload.html", "imports/_upload.html", status=status, form=form,
+                  imp=_texts(_region_or_404()), guide=school_import.template_guide())
 
 
 def _preview_context(batch: ImportBatch) -> dict:
-    return {"report": BatchReport.of(batch), "form": BatchActionForm(), "region": _region_or_404(),
+    return {"report": BatchReport.of(batch), "form": BatchActionForm(), "imp": _texts(_region_or_404()),
             "shown": PROBLEMS_SHOWN, "sample": SAMPLE_ROWS, "labels": school_import.KIND_LABELS}
 
 
@@ -82,7 +91,7 @@ def import_upload():
         else:
             url = url_for("school_import.import_preview", batch_id=batch.id)
             if is_fragment_request():
-                body, status = render("school_import/preview.html", "school_import/_preview.html",
+                body, status = render("imports/preview.html", "imports/_preview.html",
                                       **_preview_context(batch))
                 return body, status, {"HX-Push-Url": url}
             return redirect(url, 303)
@@ -94,7 +103,7 @@ def import_upload():
 def import_preview(batch_id: int):
     """The batch's row-by-row report: before confirmation a preview, afterwards the result."""
     batch = _batch_or_404(batch_id)
-    return render("school_import/preview.html", "school_import/_preview.html",
+    return render("imports/preview.html", "imports/_preview.html",
                   **_preview_context(batch))
 
 
