@@ -283,7 +283,7 @@ def test_visible_programmes(tree, teachers):
 
     def visible(username, school_code=None):
         scope = Scope.of(binding_of(tree, username, school_code))
-        return {p.id for p in statistics.visible_programmes(scope)}
+        return {p.id for p in programmes.visible_programmes(scope)}
 
     assert visible("operator") == {national.id, zhejiang.id}
     for username in ("zj_super", "zj_admin", "hz_admin", "xh_admin", "nb_admin", "school_admin"):
@@ -339,7 +339,7 @@ def test_statistics_queries_never_touch_raw_records_or_like(tree, teachers):
         for code in ("3301060001", "3300000001"):
             statistics.school_statistics(Programme.get_by_id(programme.id), tree["schools"][code], "undone")
         scope = Scope.of(binding_of(tree, "xh_admin"))
-        statistics.programme_summaries(scope, list(statistics.visible_programmes(scope)))
+        statistics.programme_summaries(scope, list(programmes.visible_programmes(scope)))
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
