@@ -324,7 +324,7 @@ def _bare(programme_id: int, code: str | None, school_id: int):
     template = current_app.jinja_env.from_string(
         "<!doctype html><html><head><title>t</title></head><body><h1>统计</h1><table>"
         "{% for r in rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}"
-        "<td>{{ '%.1f'|format(r[1] / 3) }}</td><td>{{ r[0]|length }}</td></tr>{% endfor %}</table></body></html>")
+        "<td>{{ '%s'|format(r[1]) }}</td><td>{{ r[0]|length }}</td></tr>{% endfor %}</table></body></html>")
 
     def query():
         return list(database.execute_sql(sql, params).fetchall())
