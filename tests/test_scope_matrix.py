@@ -1,19 +1,34 @@
-"""Role × route × object: every scoped page, fragment and export against an independent oracle.
+"""Role × route × object: every scoped page, fragment, export, write and API answer against an
+independent oracle (SECURITY.md rows 2 and 3).
 
 The oracle knows only the fixture tree's parent links and the SPEC §2 table; it never asks
-yanxiu.scope, so a mistake there shows up as a difference here.
+yanxiu.scope, so a mistake there shows up as a difference here. It reads the database only for
+data a scope does not decide (a membership's school and state, learning records).
 """
+import csv
+import io
+import random
+import re
+
 import pytest
 
-from tests.conftest import form_post
+from tests.conftest import csrf_token, form_post
 from tests.fixture_tree import ACCOUNTS, REGIONS, SCHOOLS
-from yanxiu.models import Binding, Notice, NoticeRecipient, PermissionCode
+from tests.services.test_rollups import make_programme, oracle, random_batch
+from yanxiu.models import (Account, AuditLog, Binding, LearningRecord, Membership, Notice, NoticeRecipient,
+                           PermissionCode, School)
 from yanxiu.models.account import SCHOOL_ADMIN, SUPER
-from yanxiu.services import codes
+from yanxiu.models.teacher import APPROVED, PENDING, REJECTED, REMOVED, TRANSFERRED
+from yanxiu.services import api_tokens, codes, programmes, records
+from yanxiu.services import teachers as teacher_service
 
 PARENT = {code: parent or "000000" for code, _, _, parent in REGIONS}
 REGION_CODES = [code for code, *_ in REGIONS]
 REGION_ROLES = {"operator", "super", "training"}
+SCHOOL_REGION = {code: region for code, _, region, _ in SCHOOLS}
+HX = {"HX-Request": "true"}
+# Every fixture account under its first binding, and `multi` under its second (its school) too.
+ACTORS = [*ACCOUNTS, "multi:school"]
 
 REGION_ROUTES = ["/regions/{c}", "/regions/{c}/schools", "/progress/{c}", "/progress/{c}/schools",
                  "/progress/{c}/export.csv", "/progress/{c}/export.xlsx", "/notices/urge/{c}"]
@@ -27,15 +42,20 @@ def ancestors(code: str) -> set[str]:
     return seen
 
 
-def region_of_account(username: str) -> tuple[str | None, str | None]:
-    """(role, region code) of the account's first binding, from the fixture table."""
+def binding_of(actor: str) -> tuple[str | None, str | None]:
+    """(role, region or school code) an actor acts under, from the fixture table: the account's
+    first binding, or with ":school" its school-admin binding."""
+    username, _, as_school = actor.partition(":")
     bindings = ACCOUNTS[username][1]
-    if not bindings:
-        return None, None
-    role, scope = bindings[0]
-    if role == SCHOOL_ADMIN:
-        return role, next(region for code, _, region, _ in SCHOOLS if code == scope)
-    return role, scope
+    if as_school:
+        return next(b for b in bindings if b[0] == SCHOOL_ADMIN)
+    return bindings[0] if bindings else (None, None)
+
+
+def region_of_account(actor: str) -> tuple[str | None, str | None]:
+    """(role, region code) of the actor's binding; a school admin's is its school's region."""
+    role, scope = binding_of(actor)
+    return role, SCHOOL_REGION[scope] if role == SCHOOL_ADMIN else scope
 
 
 def may_read_region(username: str, code: str) -> bool:
@@ -125,3 +145,313 @@ def test_notices_follow_the_oracle(login_as, tree, username):
              and ACCOUNTS[username][1][0][1] == recipient.school.code)
         response = form_post(client, f"/notices/{recipient.id}/read")
         assert response.status_code == (303 if addressed else 404), (username, recipient.id)
+
+
+# ---------------------------------------------------------------- teachers (教师管理)
+
+def may_read_school(actor: str, school_code: str) -> bool:
+    """A region admin reads the schools of its subtree; a school admin its own school."""
+    role, scope = binding_of(actor)
+    if role == SCHOOL_ADMIN:
+        return scope == school_code
+    return role in REGION_ROLES and scope in ancestors(SCHOOL_REGION[school_code])
+
+
+def may_decide(actor: str, school_code: str) -> bool:
+    """Only the school's own admin reviews and removes its teachers (SPEC §2, §7)."""
+    return binding_of(actor) == (SCHOOL_ADMIN, school_code)
+
+
+@pytest.fixture
+def sign_in(login_as, tree):
+    """sign_in('multi:school') → a client of `multi` switched to its school-admin binding."""
+    def _sign_in(actor: str):
+        username, _, as_school = actor.partition(":")
+        client = login_as(username)
+        if as_school:
+            binding = Binding.get((Binding.account == tree["accounts"][username]) & Binding.school.is_null(False))
+            assert form_post(client, "/account/binding", {"binding_id": binding.id}).status_code == 303
+        return client
+    return _sign_in
+
+
+def poster(client):
+    """POST with the session's CSRF token, read once (form_post reads a page every time)."""
+    token = csrf_token(client)
+
+    def post(url: str, data: dict | None = None, **kwargs):
+        return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+    return post
+
+
+def memberships() -> list[tuple[int, str, str, str]]:
+    """(id, state, school code, applicant's username) of every membership, by id."""
+    return list(Membership.select(Membership.id, Membership.state, School.code, Account.username)
+                .join_from(Membership, School)
+                .join_from(Membership, Account, on=(Membership.account == Account.id))
+                .order_by(Membership.id).tuples())
+
+
+def membership_snapshot() -> dict[int, tuple]:
+    return {row[0]: row[1:] for row in Membership.select(
+        Membership.id, Membership.state, Membership.version, Membership.school, Membership.decided_at,
+        Membership.ended_at, Membership.reason, Membership.end_reason).tuples()}
+
+
+def listed_ids(text: str) -> set[int]:
+    return {int(i) for i in re.findall(r'<tr id="m-(\d+)"', text)}
+
+
+def tab_counts(text: str) -> list[int]:
+    nav = re.search(r'<nav class="tabs" id="teacher-tabs".*?</nav>', text, re.S).group(0)
+    return [int(n) for n in re.findall(r'<span class="n">(\d+)</span>', nav)]
+
+
+def csv_records(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))[1:]
+
+
+def overview_totals(text: str) -> tuple[int, int]:
+    found = re.search(r'<tfoot><tr><th>合计</th><th class="num">(\d+)</th><th class="num">(\d+)</th>', text)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+REVIEW_TABS = [PENDING, APPROVED, REJECTED, REMOVED, TRANSFERRED]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_teacher_reads_follow_the_oracle(sign_in, tree, teachers, actor):
+    """Lists by school and tab, exports, the audited reveal, the decision pages and the overview."""
+    rows = memberships()
+    masked = dict(Membership.select(Membership.id, Membership.id_masked).tuples())
+    school_ids = {code: school.id for code, school in tree["schools"].items()}
+    client = sign_in(actor)
+    post = poster(client)
+    role, _ = binding_of(actor)
+
+    # Without ?school: each tab lists exactly the rows of the schools the actor reads, counted alike.
+    readable = [r for r in rows if may_read_school(actor, r[2])]
+    for state in REVIEW_TABS:
+        page = client.get(f"/teachers?state={state}")
+        if role is None:
+            assert page.status_code == 404, (actor, state)
+            continue
+        assert page.status_code == 200, (actor, state)
+        assert listed_ids(page.text) == {r[0] for r in readable if r[1] == state}, (actor, state)
+        assert tab_counts(page.text) == [sum(r[1] == s for r in readable) for s in REVIEW_TABS], actor
+
+    # ?school=: one school's tab, for every school and state some membership is in.
+    for school_code, state in sorted({(r[2], r[1]) for r in rows}):
+        reads = may_read_school(actor, school_code)
+        where = (actor, school_code, state)
+        query = f"school={school_ids[school_code]}&state={state}"
+        same = [r for r in rows if r[2] == school_code and r[1] == state]
+        for headers in ({}, HX):
+            page = client.get(f"/teachers?{query}", headers=headers)
+            assert page.status_code == (200 if reads else 404), (where, headers)
+            if reads:
+                assert listed_ids(page.text) == {r[0] for r in same}, (where, headers)
+        export = client.get(f"/teachers/export.csv?{query}")
+        assert export.status_code == (200 if reads else 404), where
+        if reads:
+            assert sorted((c[2], c[8]) for c in csv_records(export)) == \
+                sorted((masked[r[0]], school_code) for r in same), where
+
+    for mid, state, school_code, username in rows:
+        reads, decides = may_read_school(actor, school_code), may_decide(actor, school_code)
+        where = (actor, username, school_code, state)
+        audited = AuditLog.select().count()
+        reveal = post(f"/teachers/{mid}/reveal", {"field": "id_number"}, headers=HX)
+        assert reveal.status_code == (200 if reads else 404), where
+        assert AuditLog.select().count() == audited + reads, where
+        if reads:
+            assert teachers["data"][username]["id_number"] in reveal.text, where
+
+        row = client.get(f"/teachers/{mid}/row", headers=HX)
+        assert row.status_code == (200 if decides else 404), where
+        assert client.get(f"/teachers/{mid}/row").status_code == (303 if decides else 404), where
+        for action, open_state in (("reject", PENDING), ("remove", APPROVED)):
+            # A row no longer in the state the form acts on answers 409 (htmx) or back to its tab.
+            fragment = client.get(f"/teachers/{mid}/{action}", headers=HX)
+            assert fragment.status_code == (404 if not decides else 200 if state == open_state else 409), \
+                (where, action)
+            page = client.get(f"/teachers/{mid}/{action}")
+            assert page.status_code == (404 if not decides else 200 if state == open_state else 303), \
+                (where, action)
+
+    for code in ["000000", *REGION_CODES]:
+        page = client.get(f"/teachers/overview?region={code}")
+        assert page.status_code == (200 if may_read_region(actor, code) else 404), (actor, code)
+        if page.status_code == 200:
+            inside = [r for r in rows if code in ancestors(SCHOOL_REGION[r[2]])]
+            assert overview_totals(page.text) == (sum(r[1] == APPROVED for r in inside),
+                                                  sum(r[1] == PENDING for r in inside)), (actor, code)
+    assert client.get("/teachers/overview").status_code == (200 if role in REGION_ROLES else 404)
+
+
+# The state a decision moves a row from, and to.
+DECISIONS = {"approve": (PENDING, APPROVED), "reject": (PENDING, REJECTED), "remove": (APPROVED, REMOVED)}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_teacher_decisions_follow_the_oracle(sign_in, tree, teachers, actor):
+    """Approve, reject, remove and bulk approve: only the school's own admin changes a row; any
+    other POST answers 404 and leaves every membership and the audit log as they were."""
+    rows = memberships()
+    client = sign_in(actor)
+    post = poster(client)
+    role, _ = binding_of(actor)
+
+    foreign = [r[0] for r in rows if not may_decide(actor, r[2])]
+    before, audited = membership_snapshot(), AuditLog.select().count()
+    bulk = post("/teachers/approve-many", {"ids": foreign})
+    assert bulk.status_code == (303 if role == SCHOOL_ADMIN else 404), actor
+    assert membership_snapshot() == before and AuditLog.select().count() == audited, actor
+
+    # Every decision is tried on every row; the first one tried is chosen so that each kind
+    # succeeds somewhere (the school admin's second pending row is t_mover's move: a transfer).
+    pending_met = 0
+    for mid, state, school_code, username in rows:
+        first = "remove"
+        if state == PENDING and may_decide(actor, school_code):
+            first, pending_met = ("reject", "approve")[pending_met % 2], pending_met + 1
+        for action in [first, *(a for a in DECISIONS if a != first)]:
+            before, audited = membership_snapshot(), AuditLog.select().count()
+            answer = post(f"/teachers/{mid}/{action}", {"reason": "矩阵测试"})
+            after = membership_snapshot()
+            where = (actor, action, username, school_code, before[mid][0])
+            if not may_decide(actor, school_code):
+                assert answer.status_code == 404, where
+                assert after == before and AuditLog.select().count() == audited, where
+                continue
+            assert answer.status_code == 303, where
+            source, target = DECISIONS[action]
+            decided = before[mid][0] == source
+            assert after[mid][0] == (target if decided else before[mid][0]), where
+            assert (AuditLog.select().count() > audited) == decided, where
+            # A move may end the teacher's membership at the old school; nobody else's row changes.
+            others = {r[0] for r in rows if r[3] != username}
+            assert {k: after[k] for k in others} == {k: before[k] for k in others}, where
+
+
+# ---------------------------------------------------------------- statistics (研修统计)
+
+def province_of(code: str) -> str | None:
+    """The province a region lies in (None for 全国)."""
+    while code in PARENT and PARENT[code] != "000000":
+        code = PARENT[code]
+    return code if code in PARENT else None
+
+
+def may_see_programme(actor: str, province: str | None) -> bool:
+    """A national programme is everyone's; a provincial one its province's and the operator's."""
+    role, region = region_of_account(actor)
+    return role is not None and (province is None or region == "000000" or province in ancestors(region))
+
+
+@pytest.fixture
+def programme_pair(tree, teachers) -> list[tuple[object, str | None]]:
+    """A national and a 浙江省 programme with records from teachers in and outside 浙江省
+    (t_far approved at 玄武区), each as (programme, province code or None)."""
+    far = teachers["memberships"]["t_far"]
+    teacher_service.approve(Binding.get(Binding.school == far.school_id), far.id)
+    national = make_programme(tree)
+    provincial = programmes.create_programme(
+        Binding.get(Binding.account == tree["accounts"]["zj_admin"]),
+        {"name": "浙江省专题研修", "kind": "topic", "start_date": "2025-07-01", "end_date": "2025-08-31",
+         "required_hours": 1}, [{"name": "专题一", "minutes": 90, "max_hours": 2}])
+    rng = random.Random(6)
+    for programme in (national, provincial):
+        batch = random_batch(rng, programme, list(teachers["accounts"]), 40, f"m{programme.id}")
+        assert {r.status for r in records.ingest(batch)} == {records.ACCEPTED}
+    return [(national, None), (provincial, "330000")]
+
+
+def figures(totals: dict) -> tuple[int, int, int]:
+    return totals["teachers"], totals["participants"], totals["completed"]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_statistics_follow_the_oracle(sign_in, tree, programme_pair, actor):
+    """Region pages (page, csv, JSON) and school pages of both programmes, and the
+    totals of every JSON answered equal to a recomputation from raw records."""
+    client = sign_in(actor)
+    for programme, province in programme_pair:
+        by_school, by_region = oracle(programme)
+        visible = may_see_programme(actor, province)
+        for code in ["000000", *REGION_CODES]:
+            expected = 200 if visible and may_read_region(actor, code) else 404
+            base = f"/statistics/{programme.id}/{code}"
+            for url in (base, f"{base}/export.csv"):
+                assert client.get(url).status_code == expected, (actor, url)
+            answer = client.get(f"{base}/stats.json")
+            assert answer.status_code == expected, (actor, base)
+            if expected == 200:
+                assert figures(answer.get_json()["totals"]) == by_region.get(code, (0, 0, 0, 0))[:3], \
+                    (actor, base)
+        for code, school in tree["schools"].items():
+            expected = 200 if visible and may_read_school(actor, code) else 404
+            base = f"/statistics/{programme.id}/school/{school.id}"
+            assert client.get(base).status_code == expected, (actor, base)
+            answer = client.get(f"{base}/stats.json")
+            assert answer.status_code == expected, (actor, base)
+            if expected == 200:
+                document = answer.get_json()
+                want = by_school.get(school.id, (0, 0, 0, 0))
+                assert figures(document["totals"]) == want[:3] and len(document["rows"]) == want[0], \
+                    (actor, base)
+
+
+# ---------------------------------------------------------------- the records API (/api/v1)
+
+def test_api_follows_the_oracle(client, tree, teachers, programme_pair):
+    """A national token and two provincial ones: statistics outside the token's province are
+    404; a record for a teacher or a programme outside it is refused item by item."""
+    operator = Binding.get(Binding.account == tree["accounts"]["operator"])
+    tokens = {province: api_tokens.issue_token(operator, f"令牌{province}",
+                                               tree["regions"][province] if province else None)[1]
+              for province in (None, "330000", "320000")}
+    approved_at = {username: code for _, state, code, username in memberships() if state == APPROVED}
+    accepted = set()
+    for token_province, clear in tokens.items():
+        batch, expected = [], []
+        for programme, province in programme_pair:
+            course = programme.courses.first().id
+            for username in teachers["accounts"]:
+                for by in ("account", "id_number"):
+                    who = {"account": username} if by == "account" else \
+                        {"id_number": teachers["data"][username]["id_number"]}
+                    external = f"{token_province}-{programme.id}-{username}-{by}"
+                    batch.append({"external_id": external, "teacher": who, "programme": programme.id,
+                                  "course": course, "minutes": 30, "occurred_at": "2025-07-15T10:00:00+08:00"})
+                    school = approved_at.get(username)
+                    if by == "id_number" and school is None:
+                        expected.append(("rejected", "teacher"))  # no approved teacher with that number
+                    elif token_province and (school is None
+                                             or province_of(SCHOOL_REGION[school]) != token_province):
+                        expected.append(("rejected", "teacher"))
+                    elif token_province and province not in (None, token_province):
+                        expected.append(("rejected", "programme"))
+                    else:
+                        expected.append(("accepted", ""))
+                        accepted.add(external)
+        answer = client.post("/api/v1/records", json={"records": batch},
+                             headers={"Authorization": f"Bearer {clear}"})
+        assert answer.status_code == 200, token_province
+        results = answer.get_json()["results"]
+        assert [(r["status"], r.get("field", "")) for r in results] == expected, token_province
+    assert {e for (e,) in LearningRecord.select(LearningRecord.external_id)
+            .where(LearningRecord.token.is_null(False)).tuples()} == accepted
+
+    for programme, province in programme_pair:
+        by_region = oracle(programme)[1]
+        for token_province, clear in tokens.items():
+            for code in ["000000", *REGION_CODES]:
+                inside = token_province is None or (province_of(code) == token_province
+                                                    and province in (None, token_province))
+                answer = client.get(f"/api/v1/statistics/{programme.id}/{code}",
+                                    headers={"Authorization": f"Bearer {clear}"})
+                assert answer.status_code == (200 if inside else 404), (token_province, programme.name, code)
+                if inside:
+                    assert figures(answer.get_json()["totals"]) == by_region.get(code, (0, 0, 0, 0))[:3], \
+                        (token_province, programme.name, code)
