@@ -273,8 +273,15 @@ def _wipe() -> bool:
 
 
 def _insert(model, rows: list[dict]) -> None:
-    for i in range(0, len(rows), CHUNK):
-        model.insert_many(rows[i:i + CHUNK]).execute()
+    """Insert rows of one shape with one prepared statement (peewee's insert_many would
+    render every value into SQL, the slowest part of building the demo)."""
+    if not rows:
+        return
+    fields = [model._meta.fields[name] for name in rows[0]]
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"{model.__name__} rows of different shapes")
+    values = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    execute_many(model.insert_many(values[:1], fields=fields), values)
 
 
 def _populate(scale: int) -> dict:
