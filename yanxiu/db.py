@@ -6,6 +6,7 @@ from pathlib import Path
 from peewee import DatabaseProxy, PostgresqlDatabase, Select, SqliteDatabase, fn
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
+from psycopg2.extras import execute_batch
 
 database = DatabaseProxy()
 
@@ -111,4 +112,8 @@ def execute_many(query, rows: list[tuple]) -> None:
     sql, params = query.sql()
     if len(params) != len(rows[0]):
         raise ValueError("the query must be built from exactly one row of the same shape")
-    database.cursor().executemany(sql, rows)
+    if is_postgres():
+        # psycopg2's executemany makes a round trip per row; execute_batch sends pages of them.
+        execute_batch(database.cursor(), sql, rows, page_size=500)
+    else:
+        database.cursor().executemany(sql, rows)
