@@ -6,7 +6,7 @@ import pytest
 
 from tests.fixture_teachers import valid_id_number
 from tests.services.test_rollups import assert_rollups_exact, make_programme
-from yanxiu.models import Course, ImportBatch, LearningRecord
+from yanxiu.models import AuditLog, Course, ImportBatch, LearningRecord
 from yanxiu.services import records
 
 HEADER = ["记录编号", "平台账号", "身份证号", "项目编号", "课程编号", "学习分钟数", "学习时间"]
@@ -76,6 +76,8 @@ def test_confirm_stores_once_and_rolls_up(login_as, setup):
     again = form_post(client, batch_url + "/confirm")
     assert "已经导入或已放弃" in client.get(again.headers["Location"]).text
     assert LearningRecord.select().count() == 2
+    entry = AuditLog.get(AuditLog.action == "records.imported")
+    assert '"imported": 1' in entry.after and '"skipped": 1' in entry.after
     assert_rollups_exact(programme)
 
 

@@ -13,7 +13,7 @@ from yanxiu.db import database
 from yanxiu.masking import mask_id_number
 from yanxiu.models import Account, Binding, ImportBatch
 from yanxiu.models.account import OPERATOR
-from yanxiu.services import imports, records
+from yanxiu.services import audit, imports, records
 from yanxiu.services.imports import ImportFileError, problem
 
 KIND = "records"
@@ -122,6 +122,9 @@ def confirm_import(binding: Binding, batch: ImportBatch) -> ImportResult:
                     skipped.append(problem(row["row"], "记录编号", row["external_id"], reason,
                                            at_confirm=True))
         imports.record_outcome(batch, kept, skipped)
+        audit.record("records.imported", actor=binding.account_id, binding=binding,
+                     target_type="import_batch", target_id=batch.id,
+                     after={"filename": batch.filename, "imported": len(kept), "skipped": len(skipped)})
     return ImportResult(len(kept), skipped)
 
 
