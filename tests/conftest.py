@@ -57,7 +57,7 @@ def migrated_template(tmp_path_factory):
     db.connect()
     upgrade(db)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    _dispose(db)
     return path
 
 

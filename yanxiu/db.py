@@ -3,7 +3,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from peewee import DatabaseProxy, PostgresqlDatabase, Select, SqliteDatabase, fn
+from peewee import DatabaseProxy, PostgresqlDatabase, Select, SqliteDatabase, Value, fn
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 from psycopg2.extras import execute_batch
@@ -32,7 +32,13 @@ def open_database(url: str):
         Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a read-then-write transaction takes the write lock up front,
         # so two writers queue instead of one failing on a stale snapshot.
-        return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        # A pool: opening a connection, with its pragmas and a cold page cache and schema,
+        # costs more than a statistics page's queries. A connection serves one thread at a
+        # time; the pool rolls back anything left open before handing it to the next.
+        scheme, path = url.split("://", 1)
+        return connect(f"{scheme}+pool://{path}", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                       max_connections=POOL_SIZE, stale_timeout=300, timeout=10,
+                       check_same_thread=False)
     scheme, rest = url.split("://", 1)
     if scheme in ("postgres", "postgresql"):
         # A pool: a new PostgreSQL connection per request costs more than the request.
@@ -117,3 +123,46 @@ def execute_many(query, rows: list[tuple]) -> None:
         execute_batch(database.cursor(), sql, rows, page_size=500)
     else:
         database.cursor().executemany(sql, rows)
+
+
+class _Slot:
+    """Where a prepared query takes a value at each run."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def slot(name: str) -> Value:
+    """A named place for a value in a `Prepared` query (passed as is: give it the value the
+    column stores)."""
+    return Value(_Slot(name), converter=False)
+
+
+class Prepared:
+    """A query whose SQL is built once per database kind and run again with new values.
+
+    peewee renders a query's SQL text on every execution, which for the few look-ups every
+    request makes (its session, bindings, region and programme) costs several times running
+    them. Build the query with `slot("name")` where the values go; call with the values:
+
+        SESSION = Prepared(lambda: UserSession.select().where(UserSession.token_hash == slot("token")))
+        session = SESSION.first(token=digest)
+    """
+
+    def __init__(self, build):
+        self._build = build
+        self._compiled: dict[type, tuple] = {}
+
+    def __call__(self, **values):
+        """Rows as the built query gives them (models with their joins, tuples or dicts)."""
+        kind = type(database.obj)
+        compiled = self._compiled.get(kind)
+        if compiled is None:
+            query = self._build()
+            compiled = self._compiled[kind] = (query, *query.sql())
+        query, sql, params = compiled
+        bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
+        return query._get_cursor_wrapper(database.execute_sql(sql, bound))
+
+    def first(self, **values):
+        return next(iter(self(**values)), None)

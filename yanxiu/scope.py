@@ -11,6 +11,7 @@ from flask import abort, g, request
 from flask_login import UserMixin, current_user
 from peewee import JOIN
 
+from yanxiu.db import Prepared, slot
 from yanxiu.models import Account, Binding, Membership, Region, School, UserSession
 from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
 from yanxiu.services import api_tokens
@@ -18,6 +19,14 @@ from yanxiu.web import client_address
 
 REGION_ADMINS = (OPERATOR, SUPER, TRAINING)
 ALL_ADMINS = (*REGION_ADMINS, SCHOOL_ADMIN)
+
+
+_ACTIVE_BINDINGS = Prepared(
+    lambda: Binding.select(Binding, Region, School)
+    .join_from(Binding, Region, JOIN.LEFT_OUTER, on=(Binding.region == Region.id))
+    .join_from(Binding, School, JOIN.LEFT_OUTER, on=(Binding.school == School.id))
+    .where((Binding.account == slot("account_id")) & (Binding.state == "active"))
+    .order_by(Binding.id))
 
 
 class SessionUser(UserMixin):
@@ -37,12 +46,7 @@ class SessionUser(UserMixin):
         """All active bindings of the account (for 切换身份), with their region or school,
         loaded once per request."""
         if self._bindings is None:
-            self._bindings = list(
-                Binding.select(Binding, Region, School)
-                .join_from(Binding, Region, JOIN.LEFT_OUTER, on=(Binding.region == Region.id))
-                .join_from(Binding, School, JOIN.LEFT_OUTER, on=(Binding.school == School.id))
-                .where((Binding.account == self.account.id) & (Binding.state == "active"))
-                .order_by(Binding.id))
+            self._bindings = list(_ACTIVE_BINDINGS(account_id=self.account.id))
         return self._bindings
 
     @property
@@ -99,7 +103,9 @@ class Scope:
 
     def trail_to(self, region: Region) -> list[Region]:
         """Breadcrumb: from the scope's own region down to `region`, never above the scope."""
-        return [r for r in region.ancestors() if len(r.path) >= len(self.path)]
+        if region.path == self.path:
+            return [region]
+        return Region.chain(region.path, top=self.path)
 
     def memberships(self):
         """Teachers' applications and memberships this scope may read (those of its schools)."""
@@ -140,10 +146,13 @@ def current_scope() -> Scope:
     return Scope.of(binding)
 
 
+_REGION_BY_CODE = Prepared(lambda: Region.select().where(Region.code == slot("code")).limit(1))
+
+
 def region_or_404(scope: Scope, code: str) -> Region:
     """A region by code, only if it lies inside the scope."""
-    region = scope.regions().where(Region.code == code).first()
-    if region is None:
+    region = _REGION_BY_CODE.first(code=code) if scope.school_id is None else None
+    if region is None or not region.path.startswith(scope.path):
         abort(404)
     return region
 

@@ -7,7 +7,6 @@ from werkzeug.exceptions import HTTPException
 
 from yanxiu import openapi
 from yanxiu.extensions import csrf
-from yanxiu.models import Programme
 from yanxiu.scope import Scope, api_token, public, region_or_404
 from yanxiu.services import api_tokens, programmes, records, statistics
 from yanxiu.web import client_address
@@ -126,7 +125,7 @@ def statistics_show(programme_id: int, region_code: str):
     """A region's statistics for a programme, as the statistics page's JSON form; 404
     outside the token's province."""
     scope = _token_scope()
-    programme = programmes.visible_programmes(scope).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programme(scope, programme_id)
     if programme is None:
         abort(404)
     region = region_or_404(scope, region_code)

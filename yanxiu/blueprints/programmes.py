@@ -27,7 +27,7 @@ def _may_create() -> bool:
 def _programme_or_404(programme_id: int, manage: bool = False) -> Programme:
     """A programme the binding may see (or, with `manage`, change); anything else is 404."""
     binding = current_user.binding
-    programme = programmes.visible_programmes(current_scope()).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programme(current_scope(), programme_id)
     if programme is None or (manage and not programmes.may_manage(binding, programme)):
         abort(404)
     return programme

@@ -20,7 +20,7 @@ def _helpers():
 
 def _programme(scope: Scope, programme_id: int) -> Programme:
     """A programme the scope may look at; anything else is 404."""
-    programme = programmes.visible_programmes(scope).where(Programme.id == programme_id).first()
+    programme = programmes.visible_programme(scope, programme_id)
     if programme is None:
         abort(404)
     return programme

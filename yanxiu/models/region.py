@@ -2,6 +2,7 @@
 from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField,
                     IntegerField)
 
+from yanxiu.db import Prepared, slot
 from yanxiu.models.base import BaseModel, now
 
 NATION, PROVINCE, CITY, COUNTY = "nation", "province", "city", "county"
@@ -47,13 +48,15 @@ class Region(BaseModel):
         return Region.chain(self.path)
 
     @staticmethod
-    def chain(path: str) -> list["Region"]:
-        """The regions on a path, from the root (全国) down, from one query."""
-        codes = [path[i:i + 6] for i in range(0, len(path), 6)]
-        by_code = {r.code: r for r in Region.select().where(
-            Region.code.in_(codes + [NATION_CODE]))}
-        chain = [by_code[NATION_CODE]] if NATION_CODE in by_code else []
-        return chain + [by_code[c] for c in codes if c in by_code]
+    def chain(path: str, top: str = "") -> list["Region"]:
+        """The regions on a path from the root (全国) down, from one query; with `top` (a
+        path), only those at or below the region at `top`."""
+        codes = [path[i:i + 6] for i in range(max(len(top) - 6, 0), len(path), 6)]
+        if not top:
+            codes.insert(0, NATION_CODE)
+        by_code = {r.code: r for r in _REGIONS_BY_CODE[len(codes)](
+            **{f"code{i}": code for i, code in enumerate(codes)})}
+        return [by_code[c] for c in codes if c in by_code]
 
 
 SCHOOL = "school"
@@ -99,3 +102,8 @@ class School(BaseModel):
     def in_subtree(cls, path: str):
         """Expression selecting the schools of every region beneath (and at) `path`."""
         return in_subtree(cls.region_path, path)
+
+
+# Region.chain's look-ups, one per path depth (全国 and up to four levels below).
+_REGIONS_BY_CODE = {n: Prepared(lambda n=n: Region.select().where(
+    Region.code.in_([slot(f"code{i}") for i in range(n)]))) for n in range(1, 6)}

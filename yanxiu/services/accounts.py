@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError, fn
 
-from yanxiu.db import database
+from yanxiu.db import Prepared, database, slot
 from yanxiu.models import Account, Binding, LoginFailure, UserSession
 from yanxiu.models.base import now
 from yanxiu.services import audit
@@ -177,13 +177,16 @@ class SessionLimits:
     absolute: datetime.timedelta
 
 
+_LIVE_SESSION = Prepared(lambda: UserSession.select(UserSession, Account).join(Account)
+                         .where((UserSession.token_hash == slot("token_hash"))
+                                & UserSession.ended_at.is_null()).limit(1))
+
+
 def resume_session(token: str, limits: SessionLimits) -> UserSession | None:
     """The live session for a cookie token, touching its idle clock; None when ended or timed out."""
     if not token:
         return None
-    session = (UserSession.select(UserSession, Account).join(Account)
-               .where((UserSession.token_hash == _token_hash(token))
-                      & UserSession.ended_at.is_null()).first())
+    session = _LIVE_SESSION.first(token_hash=_token_hash(token))
     if session is None or not session.account.is_active:
         return None
     t = now()

@@ -6,9 +6,9 @@ course caps) recomputes the programme's rollups from its raw records.
 """
 import datetime
 
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 
-from yanxiu.db import database
+from yanxiu.db import Prepared, database, slot
 from yanxiu.models import Binding, Course, Programme, Region
 from yanxiu.models.account import OPERATOR, SUPER, TRAINING
 from yanxiu.models.base import now
@@ -192,6 +192,20 @@ def save_course(binding: Binding, programme: Programme, data: dict, course: Cour
                      target_id=course.id, scope_path=programme.region.path if programme.region_id else "",
                      before=before, after=clean, address=address)
     return Course.get_by_id(course.id)
+
+
+_PROGRAMME_WITH_REGION = Prepared(
+    lambda: Programme.select(Programme, Region).join(Region, JOIN.LEFT_OUTER)
+    .where(Programme.id == slot("id")).limit(1))
+
+
+def visible_programme(scope: Scope, programme_id: int) -> Programme | None:
+    """One programme if the binding may look at it (the rule of `visible_programmes`), with
+    its region loaded; else None."""
+    programme = _PROGRAMME_WITH_REGION.first(id=programme_id)
+    if programme is None or not scope.path or programme.region_id is None:
+        return programme
+    return programme if programme.region.path == scope.path[:6] else None
 
 
 def visible_programmes(scope: Scope):

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from peewee import JOIN
 
+from yanxiu.db import Prepared, slot
 from yanxiu.formatting import local_datetime
 from yanxiu.models import (Course, CourseProgress, Membership, Programme, Region, RegionProgress,
                            School, SchoolProgress, TeacherProgress)
@@ -180,6 +181,37 @@ class RegionStats:
                 for r in self.rows]
 
 
+# The statistics pages' reads, their SQL built once (see `Prepared`).
+_SUB_REGION_ROWS = Prepared(
+    lambda: Region.select(Region.name, Region.code, *_columns(RegionProgress))
+    .join(RegionProgress, JOIN.LEFT_OUTER,
+          on=((RegionProgress.region == Region.id) & (RegionProgress.programme == slot("programme_id"))))
+    .where(Region.parent == slot("region_id")).order_by(Region.code).tuples())
+_DIRECT_SCHOOL_ROWS = Prepared(
+    lambda: School.select(School.name, School.code, School.id, *_columns(SchoolProgress))
+    .join(SchoolProgress, JOIN.LEFT_OUTER,
+          on=((SchoolProgress.school == School.id) & (SchoolProgress.programme == slot("programme_id"))))
+    .where((School.region == slot("region_id"))
+           & ((School.status == ACTIVE) | (SchoolProgress.teachers > 0)))
+    .order_by(School.code).tuples())
+_REGION_TOTALS = Prepared(
+    lambda: RegionProgress.select(*_columns(RegionProgress))
+    .where((RegionProgress.region == slot("region_id")) & (RegionProgress.programme == slot("programme_id")))
+    .limit(1).tuples())
+# Every approved teacher of the school; the audience rule (学段, province) is applied in Python.
+_APPROVED_TEACHER_ROWS = Prepared(
+    lambda: Membership.select(Membership.id, Membership.name, Membership.stage, Membership.subject,
+                              TeacherProgress.credited_minutes, TeacherProgress.last_at)
+    .join(TeacherProgress, JOIN.LEFT_OUTER,
+          on=((TeacherProgress.account == Membership.account)
+              & (TeacherProgress.programme == slot("programme_id"))))
+    .where((Membership.school == slot("school_id")) & (Membership.state == APPROVED)).tuples())
+_SCHOOL_TOTALS = Prepared(
+    lambda: SchoolProgress.select(*_columns(SchoolProgress))
+    .where((SchoolProgress.school == slot("school_id")) & (SchoolProgress.programme == slot("programme_id")))
+    .limit(1).tuples())
+
+
 def region_statistics(programme: Programme, region: Region, sort: str = "",
                       descending: bool = False) -> RegionStats:
     """One row per direct sub-region and per school hanging directly on `region`, from
@@ -189,23 +221,13 @@ def region_statistics(programme: Programme, region: Region, sort: str = "",
     it still counts teachers (so the rows always add up to the totals)."""
     mph = programme.minutes_per_hour
     rows = []
-    children = (Region.select(Region.name, Region.code, *_columns(RegionProgress))
-                .join(RegionProgress, JOIN.LEFT_OUTER,
-                      on=((RegionProgress.region == Region.id) & (RegionProgress.programme == programme.id)))
-                .where(Region.parent == region.id).order_by(Region.code).tuples())
-    for name, code, *figures in children:
+    for name, code, *figures in _SUB_REGION_ROWS(programme_id=programme.id, region_id=region.id):
         rows.append(_fill(StatsRow(name, REGION, code, mph), figures))
-    schools = (School.select(School.name, School.code, School.id, *_columns(SchoolProgress))
-               .join(SchoolProgress, JOIN.LEFT_OUTER,
-                     on=((SchoolProgress.school == School.id) & (SchoolProgress.programme == programme.id)))
-               .where((School.region == region.id)
-                      & ((School.status == ACTIVE) | (SchoolProgress.teachers > 0)))
-               .order_by(School.code).tuples())
-    for name, code, school_id, *figures in schools:
+    for name, code, school_id, *figures in _DIRECT_SCHOOL_ROWS(programme_id=programme.id,
+                                                              region_id=region.id):
         rows.append(_fill(StatsRow(name, SCHOOL, code, mph, school_id=school_id), figures))
-    own = (RegionProgress.select().where((RegionProgress.region == region.id)
-                                         & (RegionProgress.programme == programme.id)).first())
-    totals = _figures(own, StatsRow("合计", REGION, region.code, mph))
+    own = _REGION_TOTALS.first(programme_id=programme.id, region_id=region.id)
+    totals = _fill(StatsRow("合计", REGION, region.code, mph), own)
     return RegionStats(programme, region, _sorted(rows, sort, descending), totals, sort, descending)
 
 
@@ -271,25 +293,17 @@ def school_statistics(programme: Programme, school: School, status: str = "") ->
     rule), each with credited 学时, completion and last activity; filtered by `status`
     (done 已完成, undone 未完成, absent 未参训). Totals are the school's SchoolProgress row."""
     mph = programme.minutes_per_hour
-    query = (Membership.select(Membership.id, Membership.name, Membership.stage, Membership.subject,
-                               TeacherProgress.credited_minutes, TeacherProgress.last_at)
-             .join(TeacherProgress, JOIN.LEFT_OUTER,
-                   on=((TeacherProgress.account == Membership.account)
-                       & (TeacherProgress.programme == programme.id)))
-             .where((Membership.school == school.id) & (Membership.state == APPROVED)))
-    if programme.audience_stages:
-        query = query.where(Membership.stage.in_(programme.audience_stages))
+    members = _APPROVED_TEACHER_ROWS(programme_id=programme.id, school_id=school.id)
     teachers = []
     # Ordered here, not in SQL, so every database (and collation) lists names alike.
-    for _, name, stage, subject, credited, last_at in sorted(query.tuples(), key=lambda t: (t[1], t[0])):
+    for _, name, stage, subject, credited, last_at in sorted(members, key=lambda t: (t[1], t[0])):
         if not in_audience(programme, stage, school.region_path):
             continue
         figures = teacher_figures(credited or 0, programme)
         teachers.append(TeacherRow(name, stage, subject, figures.credited_minutes,
                                    bool(figures.completed), last_at, mph))
-    own = (SchoolProgress.select().where((SchoolProgress.school == school.id)
-                                         & (SchoolProgress.programme == programme.id)).first())
-    totals = _figures(own, StatsRow(school.name, SCHOOL, school.code, mph, school_id=school.id))
+    own = _SCHOOL_TOTALS.first(programme_id=programme.id, school_id=school.id)
+    totals = _fill(StatsRow(school.name, SCHOOL, school.code, mph, school_id=school.id), own)
     if status not in TEACHER_FILTERS:
         status = ""
     return SchoolStats(programme, school, [t for t in teachers if _keep(t, status)], totals, status)
