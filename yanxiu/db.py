@@ -166,3 +166,25 @@ class Prepared:
 
     def first(self, **values):
         return next(iter(self(**values)), None)
+
+
+class PreparedIn:
+    """A `Prepared` query over a list of keys: `build(keys)` gets `size` slots to put in an
+    IN (...); a call runs it once per `size` keys, the last chunk padded with NULL (which an
+    IN matches nothing with), and yields every row. Use IN only, never NOT IN.
+
+        MEMBERS = PreparedIn(lambda keys: Membership.select().where(Membership.account.in_(keys)))
+        rows = list(MEMBERS(account_ids, state="approved"))
+    """
+
+    def __init__(self, build, size: int = 500):
+        self.size = size
+        self._names = [f"key{i}" for i in range(size)]
+        self._prepared = Prepared(lambda: build([slot(name) for name in self._names]))
+
+    def __call__(self, keys, **values):
+        keys = list(keys)
+        for start in range(0, len(keys), self.size):
+            chunk = keys[start:start + self.size]
+            chunk += [None] * (self.size - len(chunk))
+            yield from self._prepared(**values, **dict(zip(self._names, chunk)))

@@ -157,6 +157,21 @@ def region_or_404(scope: Scope, code: str) -> Region:
     return region
 
 
+_SCHOOL_BY_ID = Prepared(lambda: School.select().where(School.id == slot("id")).limit(1))
+
+
+def school_or_404(scope: Scope, school_id: int | None) -> School:
+    """A school by id, only if the scope reads it (`Scope.schools`)."""
+    school = _SCHOOL_BY_ID.first(id=school_id) if school_id is not None else None
+    if school is None:
+        abort(404)
+    inside = (school.id == scope.school_id if scope.school_id is not None
+              else school.region_path.startswith(scope.path))
+    if not inside:
+        abort(404)
+    return school
+
+
 def _declare(view, policy):
     view.policy = policy
     return view

@@ -3,8 +3,9 @@ page also printable (?print=1), exported (xlsx, csv) and as JSON (stats.json), a
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from yanxiu.export import FORMATS, export_table
-from yanxiu.models import Programme, Region, School
-from yanxiu.scope import ALL_ADMINS, REGION_ADMINS, Scope, current_scope, region_or_404, roles
+from yanxiu.models import Programme, Region
+from yanxiu.scope import (ALL_ADMINS, REGION_ADMINS, Scope, current_scope, region_or_404, roles,
+                          school_or_404)
 from yanxiu.services import programmes, statistics
 from yanxiu.services.statistics import FIGURE_COLUMNS, SORT_KEYS, TEACHER_FILTERS
 from yanxiu.web import render
@@ -48,9 +49,7 @@ def _region_stats(programme_id: int, code: str):
 def _school_stats(programme_id: int, school_id: int):
     scope = current_scope()
     programme = _programme(scope, programme_id)
-    school = scope.schools().where(School.id == school_id).first()
-    if school is None:
-        abort(404)
+    school = school_or_404(scope, school_id)
     trail = [] if scope.school_id is not None else scope.trail_to(school.region)
     return statistics.school_statistics(programme, school, request.args.get("status", "")), trail
 

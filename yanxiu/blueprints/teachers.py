@@ -10,7 +10,7 @@ from yanxiu.models import Membership, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.teacher import (APPROVED, PENDING, REJECTED, REMOVED, STATE_LABELS, SUBJECTS,
                                    TEACHING_STAGES, TRANSFERRED)
-from yanxiu.scope import ALL_ADMINS, REGION_ADMINS, current_scope, region_or_404, roles
+from yanxiu.scope import ALL_ADMINS, REGION_ADMINS, current_scope, region_or_404, roles, school_or_404
 from yanxiu.services import teachers
 from yanxiu.services.teachers import (REVEALABLE, REVIEW_STATES, DecisionConflict, TeacherError,
                                       TeacherFilters)
@@ -42,10 +42,7 @@ def _school() -> School | None:
     """?school=<id>: narrows a region admin's list to one school it reads; any other is 404."""
     if not request.args.get("school"):
         return None
-    school = current_scope().schools().where(School.id == request.args.get("school", type=int)).first()
-    if school is None:
-        abort(404)
-    return school
+    return school_or_404(current_scope(), request.args.get("school", type=int))
 
 
 def _search_text() -> str:

@@ -4,6 +4,8 @@ Raw learning records are written once and never read by a statistics request: ev
 comes from the rollups, which ingestion and membership changes keep current and the rebuild
 command recomputes from the raw records.
 """
+from functools import lru_cache
+
 from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
                     IntegerField)
 
@@ -12,6 +14,12 @@ from yanxiu.models.base import BaseModel, now
 from yanxiu.models.region import Region, School
 
 PROGRAMME_KINDS = {"winter": "寒假", "summer": "暑期", "topic": "专题"}
+
+
+@lru_cache(maxsize=256)
+def _stages(audience: str) -> tuple[str, ...]:
+    """The 学段 of an audience text (ingestion asks once per teacher, so it is parsed once)."""
+    return tuple(s for s in audience.split(",") if s)
 
 
 class Programme(BaseModel):
@@ -39,7 +47,7 @@ class Programme(BaseModel):
 
     @property
     def audience_stages(self) -> list[str]:
-        return [s for s in self.audience.split(",") if s]
+        return list(_stages(self.audience))
 
     @property
     def required_minutes(self) -> int:

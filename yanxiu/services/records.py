@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from peewee import chunked
 
 from yanxiu.crypto import personal_data_cipher
-from yanxiu.db import database, execute_many, transaction_lock
+from yanxiu.db import PreparedIn, database, execute_many, transaction_lock
 from yanxiu.models import Account, ApiToken, Course, LearningRecord, Membership, Programme, School
 from yanxiu.models.base import now
 from yanxiu.models.teacher import APPROVED
@@ -108,13 +108,20 @@ def _check_item(index: int, raw, latest: datetime.datetime) -> _Item | ItemResul
     return _Item(index, external_id, teacher, raw["programme"], raw["course"], raw["minutes"], occurred_at)
 
 
+# The batch look-ups, their SQL built once (see `PreparedIn`).
+_ACCOUNT_IDS = PreparedIn(lambda keys: Account.select(Account.username, Account.id)
+                          .where(Account.username.in_(keys)).tuples(), rollups.CHUNK)
+_APPROVED_BY_ID_INDEX = PreparedIn(lambda keys: Membership.select(Membership.id_index, Membership.account)
+                                   .where(Membership.id_index.in_(keys) & (Membership.state == APPROVED))
+                                   .tuples(), rollups.CHUNK)
+_STORED_EXTERNAL_IDS = PreparedIn(lambda keys: LearningRecord.select(LearningRecord.external_id)
+                                  .where(LearningRecord.external_id.in_(keys)).tuples(), rollups.CHUNK)
+
+
 def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
     """Account id (or a refusal reason) per item index, from account names or keyed hashes."""
     names = {i.teacher["account"] for i in items if isinstance(i.teacher.get("account"), str)}
-    by_name = {}
-    for chunk in chunked(sorted(names), rollups.CHUNK):
-        by_name.update(Account.select(Account.username, Account.id)
-                       .where(Account.username.in_(chunk)).tuples())
+    by_name = dict(_ACCOUNT_IDS(sorted(names)))
     cipher = personal_data_cipher()
     indexes, answers = {}, {}
     for item in items:
@@ -124,10 +131,7 @@ def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
             indexes[item.index] = cipher.blind_index(check_id_number(item.teacher["id_number"]))
         except IdentityError as err:
             answers[item.index] = f"id_number 无效：{err}"
-    by_index = {}
-    for chunk in chunked(sorted(set(indexes.values())), rollups.CHUNK):
-        by_index.update(Membership.select(Membership.id_index, Membership.account)
-                        .where(Membership.id_index.in_(chunk) & (Membership.state == APPROVED)).tuples())
+    by_index = dict(_APPROVED_BY_ID_INDEX(sorted(set(indexes.values()))))
     for item in items:
         if item.index in answers:
             continue
@@ -188,10 +192,7 @@ def judge(batch, token: ApiToken | None = None) -> Judgement:
                    .where(Course.id.in_(sorted({i.course_id for i in items}) or [0])).tuples())
     teachers = _resolve_teachers(items)
     allowed = _in_token_scope(token, {a for a in teachers.values() if isinstance(a, int)})
-    seen = set()
-    for chunk in chunked(sorted({i.external_id for i in items}), rollups.CHUNK):
-        seen.update(e for (e,) in LearningRecord.select(LearningRecord.external_id)
-                    .where(LearningRecord.external_id.in_(chunk)).tuples())
+    seen = {e for (e,) in _STORED_EXTERNAL_IDS(sorted({i.external_id for i in items}))}
     accepted: list[tuple[_Item, int]] = []
     for item in items:
         account = teachers[item.index]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from peewee import EXCLUDED, JOIN, Case, chunked, fn
 
-from yanxiu.db import database, execute_many, transaction_lock
+from yanxiu.db import PreparedIn, database, execute_many, slot, transaction_lock
 from yanxiu.formatting import SHANGHAI
 from yanxiu.models import (Course, CourseProgress, LearningRecord, Membership, Programme, Region,
                            RegionProgress, School, SchoolProgress, TeacherProgress)
@@ -77,18 +77,22 @@ def _region_ids(paths: set[str]) -> dict[str, int]:
     return found
 
 
-def _ancestors_of_schools(school_ids) -> dict[int, list[int]]:
-    """Each school's region and every region above it (ids), from one join up the tree."""
+def _school_ancestors_query(keys):
     levels = [Region.alias() for _ in range(4)]  # county (or the 直属 region) up to 全国
     query = (School.select(School.id, *[level.id for level in levels])
              .join_from(School, levels[0], on=(School.region == levels[0].id)))
     for child, parent in zip(levels, levels[1:]):
         query = query.join_from(child, parent, JOIN.LEFT_OUTER, on=(child.parent == parent.id))
-    found = {}
-    for chunk in chunked(sorted(school_ids), CHUNK):
-        for school_id, *regions in query.where(School.id.in_(chunk)).tuples():
-            found[school_id] = [r for r in regions if r is not None]
-    return found
+    return query.where(School.id.in_(keys)).tuples()
+
+
+_SCHOOL_ANCESTORS = PreparedIn(_school_ancestors_query, CHUNK)
+
+
+def _ancestors_of_schools(school_ids) -> dict[int, list[int]]:
+    """Each school's region and every region above it (ids), from one join up the tree."""
+    return {school_id: [r for r in regions if r is not None]
+            for school_id, *regions in _SCHOOL_ANCESTORS(sorted(school_ids))}
 
 
 def _add_to_schools(programme_id: int, by_school: dict[int, Figures]) -> None:
@@ -117,14 +121,14 @@ def _upsert(model, key_field, programme_id: int, figures: dict[int, Figures]) ->
 
 def _members(account_ids) -> dict[int, tuple[int, str, str]]:
     """(school id, 任教学段, school's region path) of each account's approved membership."""
-    found = {}
-    for chunk in chunked(list(account_ids), CHUNK):
-        found.update((a, (s, st, p)) for a, s, st, p in
-                     Membership.select(Membership.account, Membership.school, Membership.stage,
-                                       School.region_path)
-                     .join(School, on=(Membership.school == School.id))
-                     .where(Membership.account.in_(chunk) & (Membership.state == APPROVED)).tuples())
-    return found
+    return {a: (s, st, p) for a, s, st, p in _APPROVED_MEMBERS(account_ids)}
+
+
+_APPROVED_MEMBERS = PreparedIn(
+    lambda keys: Membership.select(Membership.account, Membership.school, Membership.stage,
+                                   School.region_path)
+    .join(School, on=(Membership.school == School.id))
+    .where(Membership.account.in_(keys) & (Membership.state == APPROVED)).tuples(), CHUNK)
 
 
 def _later(column):
@@ -141,6 +145,12 @@ class RecordIn:
     course_id: int
     minutes: int
     occurred_at: datetime.datetime
+
+
+_COURSE_MINUTES = PreparedIn(
+    lambda keys: CourseProgress.select(CourseProgress.account, CourseProgress.course, CourseProgress.minutes)
+    .where((CourseProgress.programme == slot("programme_id")) & CourseProgress.account.in_(keys)).tuples(),
+    CHUNK)
 
 
 def apply_records(programme: Programme, records: list[RecordIn]) -> None:
@@ -164,12 +174,8 @@ def apply_records(programme: Programme, records: list[RecordIn]) -> None:
             for c in Course.select().where(Course.programme == programme.id)}
     accounts = sorted(delta)
     stored: dict[int, dict[int, int]] = defaultdict(dict)
-    for chunk in chunked(accounts, CHUNK):
-        for a, c, m in (CourseProgress.select(CourseProgress.account, CourseProgress.course,
-                                              CourseProgress.minutes)
-                        .where((CourseProgress.programme == programme.id)
-                               & CourseProgress.account.in_(chunk)).tuples()):
-            stored[a][c] = m
+    for a, c, m in _COURSE_MINUTES(accounts, programme_id=programme.id):
+        stored[a][c] = m
 
     course_rows, teacher_rows = [], []
     by_school: dict[int, Figures] = defaultdict(Figures)
