@@ -1,7 +1,7 @@
 """yanxiu (研修): administration of K-12 teacher training across China's regions."""
 import datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -82,12 +82,26 @@ def _refuse_unmigrated(app: Flask) -> None:
         return message, 503, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+API_PREFIX = "/api/"
+
+
 def _register_errors(app: Flask) -> None:
     def page(status: int, title: str, message: str):
         return render_template("error.html", status=status, title=title, message=message), status
 
-    app.register_error_handler(404, lambda e: page(404, "页面不存在", "您要找的页面不存在，或不在您的管辖范围内。"))
-    app.register_error_handler(405, lambda e: page(405, "请求方式不支持", "请从页面上的按钮或链接操作。"))
+    def routing(status: int, title: str, message: str, api_message: str):
+        """A path or method no route has: the API blueprint never sees it, so answer its
+        clients in JSON here."""
+        def handle(e):
+            if request.path.startswith(API_PREFIX):
+                return jsonify({"error": api_message}), status
+            return page(status, title, message)
+        return handle
+
+    app.register_error_handler(404, routing(404, "页面不存在", "您要找的页面不存在，或不在您的管辖范围内。",
+                                            "接口不存在：请查看 /api/v1/openapi.json"))
+    app.register_error_handler(405, routing(405, "请求方式不支持", "请从页面上的按钮或链接操作。",
+                                            "该接口不支持此请求方式"))
     app.register_error_handler(413, lambda e: page(413, "文件太大", "上传的文件超过 20 MB，请拆分后再上传。"))
     app.register_error_handler(CSRFError, lambda e: page(400, "页面已过期", "表单已过期或来源无效，请刷新页面后重试。"))
     app.register_error_handler(500, lambda e: page(500, "系统繁忙", "服务器出错了，请稍后再试。问题已记录。"))

@@ -476,3 +476,19 @@ def test_a_json_error_never_shows_a_traceback(app, client, national, monkeypatch
     response = client.get("/api/v1/programmes", headers=auth(national))
     assert response.status_code == 500
     assert "服务器出错" in error_of(response) and "boom" not in response.text
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/api/v1/no-such-thing", 404),
+    ("post", "/api/v1/records/extra", 404),
+    ("delete", "/api/v1/records", 405),
+])
+def test_unknown_api_paths_and_methods_answer_json(client, method, path, status):
+    response = getattr(client, method)(path)
+    assert response.status_code == status
+    assert response.is_json and response.get_json()["error"]
+
+
+def test_unknown_pages_outside_the_api_stay_html(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and "页面不存在" in response.text
