@@ -1,13 +1,20 @@
 """工作台 (SPEC §4): teacher figures and the 待审核教师 to-do per role, the 个人中心 state of a
-plain teacher, and the navigation each role sees."""
+plain teacher, the navigation each role sees, and 研修进度 (the current programmes' figures for
+the admin's region or school, equal to the statistics pages)."""
+import datetime
+import html as html_lib
 import re
 
 import pytest
 
+from tests.blueprints.test_statistics import cell_text, number, tables
 from tests.conftest import form_post
+from tests.services.test_rollups import binding_of, make_programme
+from tests.services.test_statistics import FIGURE_HEADERS, expected_region, populate
 from yanxiu.models import Account, Binding
 from yanxiu.models.account import SCHOOL_ADMIN
-from yanxiu.services import accounts
+from yanxiu.services import accounts, programmes
+from yanxiu.services import workbench as workbench_service
 
 HX = {"HX-Request": "true"}
 PENDING_LINK = 'href="/teachers?state=pending"'
@@ -131,3 +138,120 @@ def test_navigation_per_role(login_as, username):
     is_admin = username != "teacher"
     assert ('href="/teachers"' in links and "教师管理" in links) == is_admin
     assert ('href="/teachers/overview"' in links and "教师数据" in links) == (username in REGION_ADMINS)
+
+
+# ---------------------------------------------------------------- 研修进度
+
+TODAY = datetime.date(2025, 8, 1)  # inside the fixture programmes' 2025-07-01 – 2025-08-31
+
+
+@pytest.fixture
+def summer_day(monkeypatch):
+    """The workbench's today (Asia/Shanghai) on a day of the summer programme."""
+    monkeypatch.setattr(workbench_service, "local_today", lambda: TODAY)
+
+
+def progress_rows(html: str) -> list[dict]:
+    """The 研修进度 rows: programme name, state tag, link, and the figures after the dates."""
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", card(html, "研修进度"), re.S):
+        if "<td" not in tr:
+            continue
+        link = re.search(r'<a href="([^"]+)">(.*?)</a>', tr)
+        cells = [number(cell_text(c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        rows.append({"name": html_lib.unescape(link.group(2)), "link": link.group(1),
+                     "state": re.search(r'<span class="tag">(.*?)</span>', tr).group(1),
+                     "figures": cells[2:]})
+    return rows
+
+
+def without_total_hours(figures: list) -> list:
+    """教师数 … 人均学时 of a statistics row, without its 总学时 (the workbench leaves it out)."""
+    assert len(figures) == len(FIGURE_HEADERS)
+    return figures[:5] + figures[6:]
+
+
+def test_county_admin_sees_its_regions_figures_as_the_statistics_page(login_as, tree, teachers,
+                                                                      summer_day):
+    programme = populate(tree, teachers, seed=11, size=200)
+    client = login_as("xh_admin")
+    [row] = progress_rows(client.get("/workbench").text)
+    assert row["name"] == programme.name and row["state"] == "进行中"
+    assert row["link"] == f"/statistics/{programme.id}/330106"
+    [table] = tables(client.get(row["link"]).text)
+    assert row["figures"] == without_total_hours(table["totals"][1:])
+    assert row["figures"] == without_total_hours(expected_region(programme, "330106")[1][1:])
+    assert row["figures"][1] > 0  # the records reached 西湖区
+
+
+def test_school_admin_sees_its_schools_figures_as_the_statistics_page(login_as, tree, teachers,
+                                                                      summer_day):
+    programme = populate(tree, teachers, seed=11, size=200)
+    school = tree["schools"]["3301060001"]
+    client = login_as("school_admin")
+    page = client.get("/workbench").text
+    [row] = progress_rows(page)
+    assert row["link"] == f"/statistics/{programme.id}/school/{school.id}"
+    totals = tables(client.get(row["link"]).text)[0]
+    assert totals["rows"][0][0] == school.name
+    assert row["figures"] == without_total_hours(totals["rows"][0][1:])
+    expected = [r for r in expected_region(programme, "330106")[0] if r[0] == school.name][0]
+    assert row["figures"] == without_total_hours(expected[1:])
+    assert row["figures"][0] == 3 and row["figures"][1] > 0  # 王老师 and two extra teachers
+    assert_no_clear_personal_data(page, teachers)
+
+
+@pytest.mark.parametrize("username, link", [
+    ("operator", "/statistics/{id}/000000"), ("zj_super", "/statistics/{id}/330000"),
+    ("hz_admin", "/statistics/{id}/330100"), ("nb_admin", "/statistics/{id}/330200"),
+])
+def test_every_region_admin_links_to_its_own_region(login_as, tree, summer_day, username, link):
+    programme = make_programme(tree)
+    client = login_as(username)
+    [row] = progress_rows(client.get("/workbench").text)
+    assert row["link"] == link.format(id=programme.id)
+    assert client.get(row["link"]).status_code == 200
+
+
+def test_a_programme_without_records_shows_zeros_and_dashes(login_as, tree, teachers, summer_day):
+    make_programme(tree)
+    [xihu] = progress_rows(login_as("xh_admin").get("/workbench").text)
+    assert xihu["figures"] == [2, 0, "0.0%", 0, "0.0%", "—"]
+    [jiangsu] = progress_rows(login_as("js_admin").get("/workbench").text)
+    assert jiangsu["figures"] == [0, 0, "—", 0, "—", "—"]
+
+
+@pytest.mark.parametrize("username", ["operator", "xh_admin", "school_admin"])
+def test_without_programmes_the_block_says_so(login_as, summer_day, username):
+    block = card(login_as(username).get("/workbench").text, "研修进度")
+    assert "暂无进行中或已结束的研修项目" in block and "<table" not in block
+
+
+def test_another_provinces_programme_is_not_shown(login_as, tree, summer_day):
+    national = make_programme(tree)
+    programmes.create_programme(binding_of(tree, "js_admin"), {
+        "name": "江苏省专题研修", "kind": "topic", "start_date": "2025-07-10", "end_date": "2025-08-20",
+        "minutes_per_hour": 45, "required_hours": 3, "audience": []})
+    for username in ("xh_admin", "zj_super", "school_admin"):
+        page = login_as(username).get("/workbench").text
+        assert [r["name"] for r in progress_rows(page)] == [national.name]
+        assert "江苏省专题研修" not in page
+    assert [r["name"] for r in progress_rows(login_as("js_admin").get("/workbench").text)] == [
+        "江苏省专题研修", national.name]
+
+
+def test_ended_programmes_follow_the_current_one(login_as, tree, summer_day):
+    make_programme(tree, name="春季研修", start_date="2025-03-01", end_date="2025-04-30")
+    make_programme(tree, name="暑期研修", start_date="2025-07-01", end_date="2025-08-31")
+    make_programme(tree, name="初夏研修", start_date="2025-05-01", end_date="2025-06-30")
+    make_programme(tree, name="冬季研修", start_date="2024-12-01", end_date="2025-01-31")
+    make_programme(tree, name="秋季研修", start_date="2025-09-01", end_date="2025-10-31")
+    rows = progress_rows(login_as("xh_admin").get("/workbench").text)
+    assert [(r["name"], r["state"]) for r in rows] == [
+        ("暑期研修", "进行中"), ("初夏研修", "已结束"), ("春季研修", "已结束")]
+
+
+def test_a_teacher_sees_no_programme_figures(login_as, tree, teachers, summer_day):
+    make_programme(tree)
+    page = login_as("teacher").get("/workbench").text
+    assert "研修进度" not in page and "/statistics/" not in page

@@ -4,14 +4,16 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from yanxiu.models import Binding, Membership, PermissionCode, Region, School
+from yanxiu.formatting import SHANGHAI
+from yanxiu.models import Binding, Membership, PermissionCode, Programme, Region, School
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.models.base import now
 from yanxiu.models.code import UNUSED
 from yanxiu.models.region import ARCHIVED, CITY, COUNTY, PROVINCE, in_subtree
 from yanxiu.models.teacher import APPROVED, PENDING
 from yanxiu.scope import Scope
-from yanxiu.services import activation, teachers
+from yanxiu.services import activation, programmes, statistics, teachers
+from yanxiu.services.statistics import FIGURE_COLUMNS, StatsRow
 
 
 @dataclass
@@ -80,3 +82,44 @@ def school_teachers(scope: Scope) -> SchoolTeachers:
     """The school's members and pending applications, from one grouped count."""
     counts = teachers.state_counts(scope)
     return SchoolTeachers(counts[APPROVED], counts[PENDING])
+
+
+PROGRAMMES_SHOWN = 3
+# The statistics tables' figure columns but 总学时: 教师数 … 人均学时.
+PROGRESS_COLUMNS = [(key, label) for key, label in FIGURE_COLUMNS if key != "total_hours"]
+
+
+def local_today() -> datetime.date:
+    """Today's date in Asia/Shanghai."""
+    return (now() + SHANGHAI).date()
+
+
+@dataclass
+class ProgrammeProgress:
+    """研修进度: a programme with the scope's own figures (its region's or its school's)."""
+    programme: Programme
+    figures: StatsRow
+    current: bool  # today lies between its start and end dates
+
+    def cells(self) -> list:
+        """The PROGRESS_COLUMNS as the statistics tables show them (rates, hours, —)."""
+        shown = dict(zip((key for key, _ in FIGURE_COLUMNS), self.figures.cells()))
+        return [shown[key] for key, _ in PROGRESS_COLUMNS]
+
+
+def programme_progress(scope: Scope, today: datetime.date | None = None) -> list[ProgrammeProgress]:
+    """At most PROGRAMMES_SHOWN programmes the scope may see: the current ones (latest start
+    first), then the most recently ended; programmes not yet started are left out. Figures
+    come from the rollups in one query (no raw learning records)."""
+    today = today or local_today()
+    visible = programmes.visible_programmes(scope)
+    current = list(visible.where((Programme.start_date <= today) & (Programme.end_date >= today))
+                   .limit(PROGRAMMES_SHOWN))
+    ended = []
+    if len(current) < PROGRAMMES_SHOWN:
+        ended = list(visible.where(Programme.end_date < today)
+                     .order_by(Programme.end_date.desc(), Programme.id.desc())
+                     .limit(PROGRAMMES_SHOWN - len(current)))
+    summaries = statistics.programme_summaries(scope, current + ended)
+    return ([ProgrammeProgress(p, summaries[p.id], True) for p in current]
+            + [ProgrammeProgress(p, summaries[p.id], False) for p in ended])
