@@ -1,11 +1,13 @@
-"""Command-line tasks on `flask --app app …`: migrations, region data, demo, operator, server."""
+"""Command-line tasks on `flask --app app …`: migrations, region data, demo, operator, server,
+backups and the audit chain."""
 import getpass
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from yanxiu import db
 from yanxiu.db import database
@@ -14,6 +16,7 @@ db_cli = AppGroup("db", help="数据库迁移 (database migrations)")
 regions_cli = AppGroup("regions", help="行政区划数据 (region data)")
 faq_cli = AppGroup("faq", help="热点问题答疑 (FAQ)")
 rollups_cli = AppGroup("rollups", help="研修统计汇总 (training statistics rollups)")
+audit_cli = AppGroup("audit", help="审计日志 (audit log)")
 
 
 @db_cli.command("upgrade")
@@ -123,6 +126,85 @@ def serve(host, port, threads):
                    ident="yanxiu")
 
 
+@click.command("backup")
+@with_appcontext
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def backup(path):
+    """Take an online backup of the database (the app may be running) into PATH, a new file or
+    a directory; default: a timestamped file in instance/backups/."""
+    from yanxiu.services.backup import BackupError, create_backup
+    database.connect(reuse_if_open=True)
+    try:
+        report = create_backup(path, _backups_dir())
+    except BackupError as err:
+        click.echo(str(err), err=True)
+        sys.exit(1)
+    click.echo(f"备份完成 backup written: {report.path} ({_size(report.size)})")
+    click.echo("完整性检查 integrity check: ok")
+    _echo_counts(report.counts)
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(path, yes):
+    """Replace the database with the backup in PATH, after checking the file and taking a
+    safety backup of the current database into instance/backups/."""
+    from yanxiu.services.backup import BackupError, restore_backup
+    if not yes and not click.confirm(f"用 {path} 替换当前数据库的全部内容？"
+                                     f" Replace the whole database with {path}?"):
+        click.echo("已取消，数据库未改动 cancelled; the database is unchanged", err=True)
+        sys.exit(1)
+    database.connect(reuse_if_open=True)
+    try:
+        report = restore_backup(path, _backups_dir())
+    except BackupError as err:
+        click.echo(str(err), err=True)
+        sys.exit(1)
+    click.echo(f"恢复前的安全备份 safety backup of the replaced database: {report.safety}")
+    click.echo(f"恢复完成 restored from: {report.path}")
+    if report.problems:
+        click.echo("完整性检查未通过 integrity check FAILED: " + "; ".join(report.problems[:20]),
+                   err=True)
+        _echo_counts(report.counts)
+        sys.exit(1)
+    click.echo("完整性检查 integrity check: ok")
+    _echo_counts(report.counts)
+    if report.pending:
+        click.echo(f"数据库待迁移：{', '.join(report.pending)}。请先运行：{db.MIGRATE_COMMAND}",
+                   err=True)
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Walk the audit log's hash chain; exit 1 naming the rows that do not match."""
+    from yanxiu.models import AuditLog
+    from yanxiu.services.audit import verify_chain
+    _require_migrated()
+    broken = verify_chain()
+    if broken:
+        shown = ", ".join(str(row) for row in broken[:50])
+        more = f" … (+{len(broken) - 50})" if len(broken) > 50 else ""
+        click.echo(f"审计日志哈希链断裂 audit chain BROKEN at {len(broken)} rows, ids: {shown}{more}",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"审计日志完整 audit chain OK: {AuditLog.select().count()} rows")
+
+
+def _backups_dir() -> Path:
+    return Path(current_app.instance_path) / "backups"
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB, {size} bytes"
+
+
+def _echo_counts(counts: dict[str, int]) -> None:
+    for table, rows in counts.items():
+        click.echo(f"  {table:<16} {rows:>10}")
+
+
 def _require_migrated():
     database.connect(reuse_if_open=True)
     pending = db.pending_migrations()
@@ -132,5 +214,6 @@ def _require_migrated():
 
 
 def init_app(app):
-    for command in (db_cli, regions_cli, faq_cli, rollups_cli, demo, create_operator, serve):
+    for command in (db_cli, regions_cli, faq_cli, rollups_cli, audit_cli, demo, create_operator,
+                    serve, backup, restore):
         app.cli.add_command(command)
