@@ -13,8 +13,10 @@ from tests.fixture_tree import ACCOUNTS
 from yanxiu.db import database
 from yanxiu.scope import policy_of, signed_in
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.register", "system.health", "faq.faq_list",
-                    "api.openapi_document"}
+# auth.two_factor_login: the login's second step, before any session (it checks the pending
+# login in the signed cookie itself).
+PUBLIC_ENDPOINTS = {"auth.login", "auth.two_factor_login", "auth.register", "system.health",
+                    "faq.faq_list", "api.openapi_document"}
 
 # Values tried for URL parameters: codes in and out of every fixture scope, ids that exist and
 # ids that don't. An out-of-scope value must answer 404 (or a redirect), never a write.

@@ -32,6 +32,8 @@ def load_config(instance_path: str) -> dict:
         # Idle and absolute session lifetimes, in minutes (SECURITY.md row 10).
         "SESSION_IDLE_MINUTES": int(env.get("YANXIU_SESSION_IDLE_MINUTES", "30")),
         "SESSION_ABSOLUTE_MINUTES": int(env.get("YANXIU_SESSION_ABSOLUTE_MINUTES", "720")),
+        # Every account with an admin binding must set up two-factor login (SECURITY.md row 8).
+        "REQUIRE_ADMIN_2FA": env.get("YANXIU_REQUIRE_ADMIN_2FA", "0") == "1",
         # Number of reverse proxies in front of the app whose X-Forwarded-For is trusted.
         "TRUSTED_PROXIES": int(env.get("YANXIU_TRUSTED_PROXIES", "0")),
         # argon2id cost; tests lower it, production keeps the library's defaults.

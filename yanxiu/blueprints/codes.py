@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
+from yanxiu.blueprints.auth import recent_auth_required
 from yanxiu.forms.codes import ConfirmForm, EndBindingForm, IssueCodeForm, RedeemCodeForm
 from yanxiu.models import Binding, PermissionCode
 from yanxiu.scope import REGION_ADMINS, current_scope, roles, signed_in
@@ -49,6 +50,7 @@ def code_list():
 
 @bp.route("/codes", methods=["POST"])
 @roles(*REGION_ADMINS)
+@recent_auth_required
 def code_issue():
     """Issue a code; the page shows it once, printable as a hand-over slip."""
     form = _issue_form()
@@ -88,6 +90,7 @@ def code_revoke(code_id: int):
 
 @bp.route("/codes/<int:code_id>/reissue", methods=["GET", "POST"])
 @roles(*REGION_ADMINS)
+@recent_auth_required
 def code_reissue(code_id: int):
     """重新发放: the old code (if unused) is revoked and a new one shown once."""
     code = _code_or_404(code_id)

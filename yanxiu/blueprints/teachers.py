@@ -3,6 +3,7 @@ region admins (管理完善专任教师数据)."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from yanxiu.blueprints.auth import recent_auth_required
 from yanxiu.export import FORMATS, export_table
 from yanxiu.forms.schools import put_errors
 from yanxiu.forms.teachers import BulkApproveForm, RejectForm, RemoveForm, RevealForm
@@ -209,6 +210,7 @@ def teacher_approve_many():
 
 @bp.route("/<int:membership_id>/reveal", methods=["POST"])
 @roles(*ALL_ADMINS)
+@recent_auth_required
 def teacher_reveal(membership_id: int):
     """查看完整: one 身份证号 or 手机号 in full, recorded in the audit log; the cell (htmx) or a page."""
     field = RevealForm().field.data

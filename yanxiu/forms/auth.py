@@ -1,4 +1,4 @@
-"""Forms of login, registration, password change and 切换身份."""
+"""Forms of login, registration, password change, 切换身份, two-factor login and re-authentication."""
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
@@ -34,3 +34,29 @@ class PasswordForm(FlaskForm):
 class SwitchBindingForm(FlaskForm):
     # A bounded digit string: anything else would overflow the database's integer.
     binding_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,18}$")])
+
+
+_CODE = [DataRequired("请输入验证码"), Length(max=40, message="验证码过长")]
+
+
+class TwoFactorLoginForm(FlaskForm):
+    """The login's second step: the authenticator's 6-digit code or a recovery code."""
+    code = StringField("验证码", validators=_CODE)
+    next = HiddenField()
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """One current code from the authenticator (confirming enrolment, new recovery codes)."""
+    code = StringField("验证码", validators=_CODE)
+
+
+class TwoFactorDisableForm(FlaskForm):
+    password = PasswordField("登录密码", validators=[DataRequired("请输入登录密码"),
+                                                 Length(max=PASSWORD_MAX, message="密码过长")])
+    code = StringField("验证码", validators=_CODE)
+
+
+class ReauthForm(FlaskForm):
+    """Re-authentication before a sensitive act; its field name stays clear of the act's own."""
+    reauth_secret = PasswordField("登录密码", validators=[
+        DataRequired("请输入登录密码"), Length(max=PASSWORD_MAX, message="密码过长")])

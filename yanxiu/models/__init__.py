@@ -1,6 +1,6 @@
 """The tables of yanxiu. Import models from here."""
-from yanxiu.models.account import (Account, AuditLog, Binding, LoginFailure,
-                                   UserSession)
+from yanxiu.models.account import (Account, AuditLog, Binding, LoginFailure, RecoveryCode,
+                                   TwoFactor, UserSession)
 from yanxiu.models.code import CodeFailure, PermissionCode
 from yanxiu.models.imports import ImportBatch
 from yanxiu.models.notice import FaqEntry, FaqTopic, Notice, NoticeRecipient
@@ -10,11 +10,13 @@ from yanxiu.models.training import (ApiToken, Course, CourseProgress, LearningRe
                                     RegionProgress, SchoolProgress, TeacherProgress)
 
 ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog,
+              TwoFactor, RecoveryCode,
               PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry,
               ImportBatch, Membership, Programme, Course, ApiToken, LearningRecord,
               CourseProgress, TeacherProgress, SchoolProgress, RegionProgress]
 
 __all__ = ["Account", "ApiToken", "AuditLog", "Binding", "CodeFailure", "Course", "CourseProgress",
            "FaqEntry", "FaqTopic", "ImportBatch", "LearningRecord", "LoginFailure", "Membership",
-           "Notice", "NoticeRecipient", "PermissionCode", "Programme", "Region", "RegionProgress",
-           "School", "SchoolProgress", "TeacherProgress", "UserSession", "ALL_MODELS"]
+           "Notice", "NoticeRecipient", "PermissionCode", "Programme", "RecoveryCode", "Region",
+           "RegionProgress", "School", "SchoolProgress", "TeacherProgress", "TwoFactor",
+           "UserSession", "ALL_MODELS"]

@@ -1,6 +1,6 @@
-"""Accounts, admin bindings, server-side sessions and login failures."""
+"""Accounts, admin bindings, server-side sessions, login failures and two-factor login."""
 from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField,
-                    TextField)
+                    IntegerField, TextField)
 
 from yanxiu.models.base import BaseModel, now
 from yanxiu.models.region import Region, School
@@ -73,6 +73,35 @@ class UserSession(BaseModel):
     last_seen_at = DateTimeField(default=now)
     ended_at = DateTimeField(null=True)
     address = CharField(max_length=64, default="")
+    # When the person last proved who they are (the login, or a re-authentication before
+    # revealing personal data or issuing a code; SECURITY.md row 10).
+    authenticated_at = DateTimeField(null=True)
+
+
+class TwoFactor(BaseModel):
+    """两步验证: an account's TOTP secret, encrypted like personal data.
+
+    A row with `enabled_at` empty is an enrolment not yet confirmed with a first code.
+    `last_step` is the time-step of the last accepted code: a code of that step or an
+    earlier one is refused, so a code seen over someone's shoulder cannot be replayed.
+    """
+    account = ForeignKeyField(Account, unique=True, backref="+", on_delete="CASCADE")
+    secret_cipher = TextField()
+    created_at = DateTimeField(default=now)
+    enabled_at = DateTimeField(null=True)
+    last_step = IntegerField(default=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.enabled_at is not None
+
+
+class RecoveryCode(BaseModel):
+    """恢复码: one single-use code for a login without the authenticator, stored hashed."""
+    account = ForeignKeyField(Account, backref="+", on_delete="CASCADE")
+    code_hash = CharField(max_length=64)
+    created_at = DateTimeField(default=now)
+    used_at = DateTimeField(null=True)
 
 
 class LoginFailure(BaseModel):

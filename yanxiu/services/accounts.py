@@ -1,4 +1,4 @@
-"""Accounts, passwords, login throttling and server-side sessions."""
+"""Accounts, passwords, login throttling, server-side sessions and re-authentication."""
 import datetime
 import hashlib
 import re
@@ -19,6 +19,9 @@ from yanxiu.services import audit
 # SECURITY.md row 7: 5 failures a minute per address, 10 per 15 minutes per account.
 ADDRESS_LIMIT, ADDRESS_WINDOW = 5, datetime.timedelta(minutes=1)
 ACCOUNT_LIMIT, ACCOUNT_WINDOW = 10, datetime.timedelta(minutes=15)
+# SECURITY.md row 10: revealing personal data or issuing a code needs a password (or a
+# two-factor code) entered this recently, at login or since.
+REAUTH_WINDOW = datetime.timedelta(minutes=5)
 
 USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,31}$")
 NAME_RE = re.compile(r"^[\u4e00-\u9fffA-Za-z·]{2,30}$")
@@ -106,7 +109,7 @@ def _recent_failures(address: str, username: str) -> tuple[int, int]:
     return by_address, by_account
 
 
-def _refuse_if_throttled(username: str, address: str) -> None:
+def refuse_if_throttled(username: str, address: str) -> None:
     """Raise LoginThrottled (and audit the refusal) once either failure counter is full."""
     by_address, by_account = _recent_failures(address, username)
     if by_address >= ADDRESS_LIMIT or by_account >= ACCOUNT_LIMIT:
@@ -118,7 +121,7 @@ def _refuse_if_throttled(username: str, address: str) -> None:
 def authenticate(username: str, password: str, *, address: str) -> Account:
     """Check credentials under the throttle; record failures and refusals."""
     username = username.strip()[:64]
-    _refuse_if_throttled(username, address)
+    refuse_if_throttled(username, address)
     account = Account.get_or_none(Account.username == username)
     ok = False
     if account is not None and account.is_active:
@@ -133,7 +136,7 @@ def authenticate(username: str, password: str, *, address: str) -> Account:
         except (VerificationError, InvalidHashError):
             pass
     if not ok:
-        LoginFailure.create(username=username, address=address)
+        count_failure(username, address)
         audit.record("login.failed", actor=account, target_type="account",
                      target_id=username[:40], address=address, result="refused")
         raise AccountError("用户名或密码错误", "password")
@@ -141,6 +144,19 @@ def authenticate(username: str, password: str, *, address: str) -> Account:
         account.password_hash = hash_password(password)
         account.save(only=[Account.password_hash])
     return account
+
+
+def count_failure(username: str, address: str) -> None:
+    """One more failed proof of identity (password, two-factor code) for the throttle."""
+    LoginFailure.create(username=username[:64], address=address)
+
+
+def password_matches(account: Account, password: str) -> bool:
+    """Whether `password` is the account's, without side effects."""
+    try:
+        return hasher().verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -165,7 +181,7 @@ def start_session(account: Account, *, address: str,
     first = (Binding.select().where((Binding.account == account) & (Binding.state == "active"))
              .order_by(Binding.id).first())
     session = UserSession.create(token_hash=_token_hash(token), account=account,
-                                 current_binding=first, address=address)
+                                 current_binding=first, address=address, authenticated_at=now())
     audit.record("login.ok", actor=account, binding=first, target_type="account",
                  target_id=account.id, address=address)
     return token, session
@@ -218,15 +234,13 @@ def change_password(account: Account, old: str, new: str, *, session: UserSessio
 
     Wrong old passwords count as failed logins, so a borrowed session cannot guess it freely.
     """
-    _refuse_if_throttled(account.username, address)
-    try:
-        hasher().verify(account.password_hash, old)
-    except (VerificationError, InvalidHashError):
-        LoginFailure.create(username=account.username, address=address)
+    refuse_if_throttled(account.username, address)
+    if not password_matches(account, old):
+        count_failure(account.username, address)
         audit.record("account.password_change_failed", actor=account,
                      binding=session.current_binding_id, target_type="account",
                      target_id=account.id, address=address, result="refused")
-        raise AccountError("原密码不正确", "old_password") from None
+        raise AccountError("原密码不正确", "old_password")
     if old == new:
         raise AccountError("新密码不能与原密码相同", "new_password")
     try:
@@ -240,6 +254,19 @@ def change_password(account: Account, old: str, new: str, *, session: UserSessio
         end_sessions((UserSession.account == account) & (UserSession.id != session.id))
         audit.record("account.password_changed", actor=account, binding=session.current_binding_id,
                      target_type="account", target_id=account.id, address=address)
+
+
+def recently_authenticated(session: UserSession) -> bool:
+    """Whether the session's person proved who they are within REAUTH_WINDOW."""
+    return (session.authenticated_at is not None
+            and now() - session.authenticated_at <= REAUTH_WINDOW)
+
+
+def mark_authenticated(session: UserSession) -> None:
+    """Record that the session's person has just proved who they are again."""
+    session.authenticated_at = now()
+    UserSession.update(authenticated_at=session.authenticated_at).where(
+        UserSession.id == session.id).execute()
 
 
 def active_bindings(account_id: int) -> list[Binding]:
