@@ -37,10 +37,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from yanxiu.blueprints import (api, auth, codes, faq, notices, profile, programmes, progress,
                                    record_import, regions, school_import, schools, statistics,
-                                   system, teachers, tokens, workbench)
+                                   system, teachers, tokens, workbench, audit)
     for blueprint in (system.bp, auth.bp, workbench.bp, regions.bp, codes.bp, progress.bp, notices.bp,
                       faq.bp, schools.bp, school_import.bp, profile.bp, teachers.bp,
-                      programmes.bp, statistics.bp, api.bp, tokens.bp, record_import.bp):
+                      programmes.bp, statistics.bp, api.bp, tokens.bp, record_import.bp, audit.bp):
         app.register_blueprint(blueprint)
 
     _register_errors(app)

@@ -12,8 +12,10 @@ from flask_login import UserMixin, current_user
 from peewee import JOIN
 
 from yanxiu.db import Prepared, slot
-from yanxiu.models import Account, Binding, Membership, Region, School, UserSession
+from yanxiu.models import (Account, AuditLog, Binding, Membership, PermissionCode, Region, School,
+                           UserSession)
 from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
+from yanxiu.models.region import in_subtree
 from yanxiu.services import api_tokens
 from yanxiu.web import client_address
 
@@ -113,6 +115,28 @@ class Scope:
         if self.school_id is not None:
             return query.where(Membership.school == self.school_id)
         return query.where(School.in_subtree(self.path))
+
+    def audit_entries(self):
+        """审计日志 rows this scope may read: those whose region lies in its subtree (the
+        operator's empty path: all). A school admin reads, of its region's rows, only those about
+        its school, its teachers' applications, its admin bindings and 权限码, or done under one
+        of its school's bindings."""
+        query = AuditLog.select().where(in_subtree(AuditLog.scope_path, self.path))
+        if self.school_id is None:
+            return query
+
+        def about(target_type: str, model, owner):
+            # target_id is text; the ids are compared as text on SQLite and PostgreSQL alike.
+            ids = model.select(model.id.cast("TEXT")).where(owner == self.school_id)
+            return (AuditLog.target_type == target_type) & AuditLog.target_id.in_(ids)
+
+        school_bindings = Binding.select(Binding.id).where(Binding.school == self.school_id)
+        return query.where(
+            ((AuditLog.target_type == "school") & (AuditLog.target_id == str(self.school_id)))
+            | about("membership", Membership, Membership.school)
+            | about("binding", Binding, Binding.school)
+            | about("permission_code", PermissionCode, PermissionCode.school)
+            | AuditLog.binding.in_(school_bindings))
 
     def managed_schools(self):
         """学校管理范围: the schools this scope adds, edits, archives and imports (SPEC §6).
