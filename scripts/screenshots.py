@@ -12,12 +12,14 @@ What it does:
 3. drives Debian's chromium (/usr/bin/chromium, headless, through Playwright; never a
    downloaded browser) and writes, at 1280×800 unless noted:
      login.png          the login page
-     workbench.png      xh_admin's workbench (西湖区 研修专项管理员)
+     workbench.png      xh_admin's workbench (西湖区 研修专项管理员) with its 研修进度 (full page)
+     two-factor.png     xh_admin setting up two-factor login (QR code and secret)
      tree.png           zj_admin's region tree: 杭州市 and 西湖区 expanded, 西湖区's school group open
      tree-mobile.png    the same tree at 360×740 (a phone)
      tree-print.png     the same tree with print media emulated (what 打印 puts on paper)
      progress.png       hz_admin's 激活进度 (full page), and progress-print.png as printed
      code-slip.png      a 权限码 hand-over slip just issued by hz_admin
+     audit.png          hz_admin's 审计日志 right after that (full page)
      workbench-school.png  school_admin's workbench with an unread 督促
      teachers-review.png   school_admin's 教师管理, 待审核 tab
      me.png             the demo teacher's 个人中心 (state, hours per course, history; full page)
@@ -112,7 +114,11 @@ def shoot(browser, base: str, out: Path) -> list[Path]:
     page.goto(base + "/login")
     save(page, "login.png")
     log_in(page, base, "xh_admin")
-    save(page, "workbench.png")
+    save(page, "workbench.png", full_page=True)
+    page.goto(base + "/account/two-factor")
+    page.locator("form[action$='/begin'] button").click()
+    page.wait_for_load_state()
+    save(page, "two-factor.png", full_page=True)
     context.close()
 
     context, page = new_page(DESKTOP)
@@ -135,6 +141,8 @@ def shoot(browser, base: str, out: Path) -> list[Path]:
     page.click("form.inline-form button[type=submit]")
     page.locator(".code-big").wait_for()
     save(page, "code-slip.png")
+    page.goto(base + "/audit")
+    save(page, "audit.png", full_page=True)
     context.close()
 
     context, page = new_page(DESKTOP)
