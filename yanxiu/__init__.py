@@ -13,6 +13,8 @@ from yanxiu.extensions import compress, csrf, login_manager
 def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment, with `config` overriding (tests)."""
     app = Flask(__name__, instance_relative_config=True)
+    from yanxiu.web import IdConverter
+    app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is bounded
     app.config.update(load_config(app.instance_path))
     if config:
         app.config.update(config)
@@ -93,9 +95,11 @@ def _register_errors(app: Flask) -> None:
         """A path or method no route has: the API blueprint never sees it, so answer its
         clients in JSON here."""
         def handle(e):
+            # A 405 names the methods the path does take (RFC 9110 requires `Allow`).
+            allow = {"Allow": ", ".join(e.valid_methods)} if getattr(e, "valid_methods", None) else {}
             if request.path.startswith(API_PREFIX):
-                return jsonify({"error": api_message}), status
-            return page(status, title, message)
+                return jsonify({"error": api_message}), status, allow
+            return (*page(status, title, message), allow)
         return handle
 
     app.register_error_handler(404, routing(404, "页面不存在", "您要找的页面不存在，或不在您的管辖范围内。",

@@ -10,6 +10,18 @@ from psycopg2.extras import execute_batch
 
 database = DatabaseProxy()
 
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in both databases
+
+
+def as_id(value) -> int | None:
+    """`value` as a row id, or None when no row can have it: not a number, or beyond a 64-bit
+    integer (looking that up would overflow the database driver instead of finding nothing)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
 # yanxiu runs from its source tree (the Docker image copies it to /app), where migrations/
 # sits beside the package.
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")

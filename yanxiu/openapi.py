@@ -63,8 +63,13 @@ SCHEMAS = {
     },
     "RecordBatch": {
         "type": "object", "required": ["records"],
-        "properties": {"records": {"type": "array", "maxItems": records.MAX_BATCH,
-                                   "items": {"$ref": "#/components/schemas/Record"}}},
+        "properties": {"records": {
+            "type": "array", "maxItems": records.MAX_BATCH,
+            "description": "每条应为一个 Record。不合要求的条目不会使整批被拒：它在结果中标为 rejected "
+                           "并说明原因，同批其他条目照常处理",
+            # Any item is taken into the batch and judged on its own (200 with per-item
+            # results), so the body is valid whatever its items: Record says what a good one is.
+            "items": {"anyOf": [{"$ref": "#/components/schemas/Record"}, {}]}}},
     },
     "ItemResult": {
         "type": "object", "required": ["index", "external_id", "status"],

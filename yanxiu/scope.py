@@ -11,7 +11,7 @@ from flask import abort, g, request
 from flask_login import UserMixin, current_user
 from peewee import JOIN
 
-from yanxiu.db import Prepared, slot
+from yanxiu.db import Prepared, as_id, slot
 from yanxiu.models import (Account, AuditLog, Binding, Membership, PermissionCode, Region, School,
                            UserSession)
 from yanxiu.models.account import OPERATOR, ROLE_LABELS, SCHOOL_ADMIN, SUPER, TRAINING, TEACHER_LABEL
@@ -186,7 +186,7 @@ _SCHOOL_BY_ID = Prepared(lambda: School.select().where(School.id == slot("id")).
 
 def school_or_404(scope: Scope, school_id: int | None) -> School:
     """A school by id, only if the scope reads it (`Scope.schools`)."""
-    school = _SCHOOL_BY_ID.first(id=school_id) if school_id is not None else None
+    school = _SCHOOL_BY_ID.first(id=school_id) if as_id(school_id) is not None else None
     if school is None:
         abort(404)
     inside = (school.id == scope.school_id if scope.school_id is not None

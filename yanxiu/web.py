@@ -3,6 +3,7 @@ import math
 from dataclasses import dataclass
 
 from flask import render_template, request
+from werkzeug.routing import IntegerConverter
 
 
 def is_fragment_request() -> bool:
@@ -17,6 +18,14 @@ def render(page: str, fragment: str | None = None, /, status: int = 200, **conte
     """
     template = fragment if fragment and is_fragment_request() else page
     return render_template(template, **context), status
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` of every route is a row id: at most 18 digits, so a number beyond a 64-bit
+    integer matches no route (404) instead of overflowing the database driver in the look-up
+    (a 500). A pattern, not a `max`: a value the pattern refuses is no match at all, where one
+    refused by `max` would make werkzeug answer 405 from a sibling route of another method."""
+    regex = r"\d{1,18}"
 
 
 def client_address() -> str:

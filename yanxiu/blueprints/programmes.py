@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
+from yanxiu.db import as_id
 from yanxiu.forms.programmes import CourseForm, ProgrammeForm
 from yanxiu.forms.schools import put_errors
 from yanxiu.models import Course, Programme
@@ -91,10 +92,8 @@ def programme_edit(programme_id: int):
     programme = _programme_or_404(programme_id, manage=True)
     form = ProgrammeForm(obj=None if request.method == "POST" else _FormValues(programme))
     if form.validate_on_submit():
-        try:
-            version = int(form.version.data or 0)
-        except ValueError:
-            version = 0
+        # No version, or one no row can have (past 64 bits too), is a stale edit.
+        version = as_id(form.version.data) or 0
         try:
             programmes.update_programme(current_user.binding, programme, _form_data(form), version,
                                         address=client_address())

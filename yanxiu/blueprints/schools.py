@@ -3,6 +3,7 @@ restore; transfer; the school admin's own school (本校信息)."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from yanxiu.db import as_id
 from yanxiu.export import FORMATS, export_table
 from yanxiu.forms.schools import (ConfirmForm, DescriptiveForm, RemoveForm, SchoolForm,
                                   TransferForm, put_errors)
@@ -124,10 +125,8 @@ def _save(form, school: School, fields: list[str]):
     """Save the submitted form through update_school: (saved school or None, form, status)."""
     if not form.validate_on_submit():
         return None, form, 422
-    try:
-        version = int(form.version.data or 0)
-    except ValueError:
-        version = 0
+    # No version, or one no row can have (past 64 bits too), is a stale edit.
+    version = as_id(form.version.data) or 0
     try:
         saved = schools.update_school(current_user.binding, school, {f: form[f].data for f in fields},
                                       version, address=client_address(), fields=fields)

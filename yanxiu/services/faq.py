@@ -4,7 +4,7 @@ from importlib import resources
 
 from peewee import IntegrityError, fn
 
-from yanxiu.db import database
+from yanxiu.db import as_id, database
 from yanxiu.models import Binding, FaqEntry, FaqTopic
 from yanxiu.models.base import now
 from yanxiu.services import audit
@@ -56,10 +56,8 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> list[FaqEntry]:
 
 def _clean_entry(topic_id, question: str, answer: str) -> tuple[FaqTopic, str, str]:
     question, answer = (question or "").strip(), (answer or "").strip()
-    try:
-        topic = FaqTopic.get_or_none(FaqTopic.id == int(topic_id))
-    except (TypeError, ValueError):
-        topic = None
+    topic_id = as_id(topic_id)
+    topic = FaqTopic.get_or_none(FaqTopic.id == topic_id) if topic_id else None
     if topic is None:
         raise FaqError("请选择有效的分类", "topic")
     if not question:

@@ -44,14 +44,24 @@ def _int(value, low: int, high: int, label: str, errors: dict, key: str) -> int 
     return number
 
 
+# A programme's dates: wide enough for any real one, narrow enough that its window in UTC
+# (rollups.window) stays inside what a datetime can hold.
+FIRST_DATE, LAST_DATE = datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)
+
+
 def _date(value, label: str, errors: dict, key: str) -> datetime.date | None:
     if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        errors[key] = f"{label}格式应为 2025-07-01"
+        day = value
+    else:
+        try:
+            day = datetime.date.fromisoformat(str(value or "").strip())
+        except ValueError:
+            errors[key] = f"{label}格式应为 2025-07-01"
+            return None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        errors[key] = f"{label}须在 {FIRST_DATE} 至 {LAST_DATE} 之间"
         return None
+    return day
 
 
 def clean_programme_fields(data: dict) -> tuple[dict, dict[str, str]]:

@@ -5,6 +5,7 @@ nothing is written until the operator confirms, and then every valid row goes in
 `records.ingest` in one transaction. The batch keeps account names, never a 身份证号.
 """
 import json
+import re
 from dataclasses import dataclass
 
 from peewee import chunked
@@ -22,6 +23,7 @@ LAYOUT = imports.Layout({"external_id": "记录编号", "account": "平台账号
                          "occurred_at": "学习时间"},
                         ["external_id", "programme", "course", "minutes", "occurred_at"], "学习记录")
 HEADERS = LAYOUT.headers
+INTEGER = re.compile(r"-?[0-9]+")
 # The API's item fields, as the columns a row report names.
 COLUMN_OF = {"external_id": "记录编号", "teacher": "平台账号/身份证号", "programme": "项目编号",
              "course": "课程编号", "minutes": "学习分钟数", "occurred_at": "学习时间"}
@@ -44,11 +46,19 @@ def _shown(field: str, value: str) -> str:
 
 
 def _as_item(raw: dict) -> dict:
-    """A row as an API item; number cells that are not integers stay text and are refused."""
+    """A row as an API item; number cells that are not integers stay text and are refused.
+
+    Past 19 digits no id or minute count can match, and int() of thousands of digits raises:
+    such a number stands as one just beyond the 64-bit range, which the rules refuse."""
     item = {"external_id": raw.get("external_id", ""), "occurred_at": raw.get("occurred_at", "")}
     for field in ("programme", "course", "minutes"):
         text = raw.get(field, "").strip()
-        item[field] = int(text) if text.lstrip("-").isdigit() else text
+        if not INTEGER.fullmatch(text):
+            item[field] = text
+        elif len(text.lstrip("-")) <= 19:
+            item[field] = int(text)
+        else:
+            item[field] = -(records.MAX_ID + 1) if text.startswith("-") else records.MAX_ID + 1
     if raw.get("account", "").strip():
         item["teacher"] = {"account": raw["account"].strip()}
     elif raw.get("id_number", "").strip():

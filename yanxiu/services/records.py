@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from peewee import chunked
 
 from yanxiu.crypto import personal_data_cipher
-from yanxiu.db import PreparedIn, database, execute_many, transaction_lock
+from yanxiu.db import MAX_ID, PreparedIn, database, execute_many, transaction_lock
 from yanxiu.models import Account, ApiToken, Course, LearningRecord, Membership, Programme, School
 from yanxiu.models.base import now
 from yanxiu.models.teacher import APPROVED
@@ -19,7 +19,6 @@ from yanxiu.services.identity import IdentityError, check_id_number
 
 MAX_BATCH = 1000
 MAX_MINUTES = 24 * 60  # one record cannot hold more than a day of learning
-MAX_ID = 2**63 - 1  # ids are 64-bit integers in both databases
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
 
@@ -80,6 +79,10 @@ def _check_item(index: int, raw, latest: datetime.datetime) -> _Item | ItemResul
     if not isinstance(external_id, str) or not 1 <= len(external_id.strip()) <= 64:
         return ItemResult(index, str(external_id or "")[:64], REJECTED, "external_id 须为 1–64 个字符的字符串",
                           "external_id")
+    # U+0000 fits no text column (PostgreSQL refuses it in any statement): refused, not looked up.
+    if "\x00" in external_id:
+        return ItemResult(index, external_id.replace("\x00", ""), REJECTED,
+                          "external_id 含有控制字符 NUL", "external_id")
     external_id = external_id.strip()
 
     def refuse(field: str, reason: str) -> ItemResult:
@@ -89,6 +92,8 @@ def _check_item(index: int, raw, latest: datetime.datetime) -> _Item | ItemResul
     if not isinstance(teacher, dict) or not (isinstance(teacher.get("account"), str)
                                              or isinstance(teacher.get("id_number"), str)):
         return refuse("teacher", "须给出 account（平台账号）或 id_number（身份证号）")
+    if any(isinstance(v, str) and "\x00" in v for v in (teacher.get("account"), teacher.get("id_number"))):
+        return refuse("teacher", "含有控制字符 NUL，无法识别教师")
     for key in ("programme", "course", "minutes"):
         if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
             return refuse(key, "须为整数")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, IntegrityError, fn
 
 from yanxiu.crypto import personal_data_cipher
-from yanxiu.db import database
+from yanxiu.db import as_id, database
 from yanxiu.formatting import local_datetime
 from yanxiu.masking import mask_id_number, mask_phone
 from yanxiu.models import Account, Binding, Membership, Region, School
@@ -112,10 +112,9 @@ def clean_teacher_fields(data: dict, basis: Membership | None = None) -> tuple[d
 
 def applicable_school(school_id) -> School:
     """A school a teacher may apply to: an active one from the list."""
-    try:
-        school = School.get_or_none((School.id == int(school_id)) & (School.status == ACTIVE))
-    except (TypeError, ValueError):
-        school = None
+    school_id = as_id(school_id)
+    school = (School.get_or_none((School.id == school_id) & (School.status == ACTIVE))
+              if school_id else None)
     if school is None:
         raise TeacherError({"school": "请从列表中选择学校（可按区域逐级选择，或按名称、学校标识码搜索）"})
     return school
@@ -287,9 +286,8 @@ def pending_count(scope: Scope) -> int:
 
 def membership_in_scope(scope: Scope, membership_id) -> Membership | None:
     """A row the scope may read, or None (the view answers 404)."""
-    try:
-        membership_id = int(membership_id)
-    except (TypeError, ValueError):
+    membership_id = as_id(membership_id)
+    if membership_id is None:
         return None
     return scope.memberships().where(Membership.id == membership_id).first()
 
