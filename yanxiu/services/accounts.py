@@ -203,7 +203,11 @@ def resume_session(token: str, limits: SessionLimits) -> UserSession | None:
     if not token:
         return None
     session = _LIVE_SESSION.first(token_hash=_token_hash(token))
-    if session is None or not session.account.is_active:
+    if session is None:
+        return None
+    if not session.account.is_active:
+        # Ended for good: enabling the account again must not bring a copied cookie back.
+        end_sessions(UserSession.id == session.id)
         return None
     t = now()
     if t - session.last_seen_at > limits.idle or t - session.created_at > limits.absolute:
