@@ -24,12 +24,13 @@ NUL_MESSAGE = "提交的内容含有无法保存的控制字符（NUL），请�
 
 
 def carries_nul() -> bool:
-    """Whether the query, the form fields or an uploaded file's name hold U+0000, which no
-    text column stores (PostgreSQL refuses it outright: a 500 deep in a view otherwise)."""
-    values = [v for _, vs in request.args.lists() for v in vs]
+    """Whether the query, the form fields (names or values) or an uploaded file's name hold
+    U+0000, which no text column stores (PostgreSQL refuses it outright: a 500 deep in a view
+    otherwise)."""
+    values = [text for k, vs in request.args.lists() for text in (k, *vs)]
     # Only a form body: reading another (the API's JSON) here would fix its size limit early.
     if request.method == "POST" and request.mimetype in FORM_TYPES:
-        values += [v for _, vs in request.form.lists() for v in vs]
+        values += [text for k, vs in request.form.lists() for text in (k, *vs)]
         values += [f.filename or "" for _, fs in request.files.lists() for f in fs]
     return any("\x00" in v for v in values)
 
