@@ -55,7 +55,7 @@ def leaky(app):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_guard_flags_clear_personal_data(leaky, personal_data_guard, shape):
+def test_sec17_guard_flags_clear_personal_data(leaky, personal_data_guard, shape):
     assert leaky.get(f"/_test/pii/{shape}/clear").status_code in (200, 204, 303)
     leaks = list(personal_data_guard.leaks)
     personal_data_guard.leaks.clear()  # found, as it should be: this test must not fail for it
@@ -68,7 +68,7 @@ def test_guard_flags_clear_personal_data(leaky, personal_data_guard, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_guard_lets_masked_personal_data_pass(leaky, personal_data_guard, shape):
+def test_sec17_guard_lets_masked_personal_data_pass(leaky, personal_data_guard, shape):
     response = leaky.get(f"/_test/pii/{shape}/masked")
     assert response.status_code in (200, 204, 303)
     if shape in ("html", "csv"):
@@ -76,7 +76,7 @@ def test_guard_lets_masked_personal_data_pass(leaky, personal_data_guard, shape)
     assert personal_data_guard.leaks == []
 
 
-def test_guard_reads_info_log_records_outside_requests(personal_data_guard):
+def test_sec17_guard_reads_info_log_records_outside_requests(personal_data_guard):
     logging.getLogger("yanxiu").info("reveal of %s", PHONE)
     logging.getLogger("yanxiu").info("reveal of %s", mask_phone(PHONE))
     leaks = list(personal_data_guard.leaks)
@@ -84,7 +84,7 @@ def test_guard_reads_info_log_records_outside_requests(personal_data_guard):
     assert len(leaks) == 1 and mask(PHONE) in leaks[0] and PHONE not in leaks[0]
 
 
-def test_guard_report_masks_the_url_too(leaky, personal_data_guard):
+def test_sec17_guard_report_masks_the_url_too(leaky, personal_data_guard):
     leaky.get(f"/_test/pii/html/clear?q={PHONE}")
     leaks = list(personal_data_guard.leaks)
     personal_data_guard.leaks.clear()
@@ -107,11 +107,11 @@ def test_guard_report_masks_the_url_too(leaky, personal_data_guard):
     (f"sha256:ab{ID_NUMBER}cd", []),
     ("3301060001", []),  # 学校标识码
 ])
-def test_what_counts_as_personal_data(text, found):
+def test_sec17_what_counts_as_personal_data(text, found):
     assert [kind for kind, _, _ in find_personal_data(text)] == found
 
 
-def test_a_crawl_of_teachers_in_every_state_shows_only_masked_values(teachers, login_as,
+def test_sec17_a_crawl_of_teachers_in_every_state_shows_only_masked_values(teachers, login_as,
                                                                       personal_data_guard):
     """Every page, fragment and export each kind of account reaches, with teachers in every
     state, carries no 身份证号 or 手机号 in clear — and does show the masked ones."""
@@ -130,7 +130,7 @@ def test_a_crawl_of_teachers_in_every_state_shows_only_masked_values(teachers, l
     assert personal_data_guard.leaks == []
 
 
-def test_the_audited_reveal_is_the_one_exception(teachers, login_as, personal_data_guard):
+def test_sec17_the_audited_reveal_is_the_one_exception(teachers, login_as, personal_data_guard):
     client = login_as("school_admin")
     row = teachers["memberships"]["t_pending"]
     clear = teachers["data"]["t_pending"]
@@ -151,7 +151,7 @@ def _raw_rows(table: str) -> list[dict]:
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
-def test_the_database_keeps_no_id_number_or_phone_in_clear(teachers):
+def test_sec18_a_raw_select_shows_no_id_number_or_phone_in_clear(teachers):
     clear = {v for d in teachers["data"].values() for v in (d["id_number"], d["phone"])}
     memberships = _raw_rows("membership")
     assert len(memberships) == 8

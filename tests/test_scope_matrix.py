@@ -1,5 +1,6 @@
 """Role × route × object: every scoped page, fragment, export, write and API answer against an
-independent oracle (SECURITY.md rows 2 and 3).
+independent oracle (SECURITY.md rows 2 and 3), on the fixture tree and on random trees that
+hypothesis builds.
 
 The oracle knows only the fixture tree's parent links and the SPEC §2 table; it never asks
 yanxiu.scope, so a mistake there shows up as a difference here. It reads the database only for
@@ -11,6 +12,8 @@ import random
 import re
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import csrf_token, form_post
 from tests.fixture_tree import ACCOUNTS, REGIONS, SCHOOLS
@@ -19,7 +22,7 @@ from yanxiu.models import (Account, AuditLog, Binding, LearningRecord, Membershi
                            PermissionCode, School)
 from yanxiu.models.account import SCHOOL_ADMIN, SUPER
 from yanxiu.models.teacher import APPROVED, PENDING, REJECTED, REMOVED, TRANSFERRED
-from yanxiu.services import api_tokens, codes, programmes, records
+from yanxiu.services import accounts, api_tokens, codes, programmes, records
 from yanxiu.services import teachers as teacher_service
 
 PARENT = {code: parent or "000000" for code, _, _, parent in REGIONS}
@@ -65,7 +68,7 @@ def may_read_region(username: str, code: str) -> bool:
 
 @pytest.mark.parametrize("username", list(ACCOUNTS))
 @pytest.mark.parametrize("route", REGION_ROUTES)
-def test_region_routes_follow_the_oracle(login_as, username, route):
+def test_sec02_region_routes_follow_the_oracle(login_as, username, route):
     client = login_as(username)
     for code in REGION_CODES:
         expected = 200 if may_read_region(username, code) else 404
@@ -88,7 +91,7 @@ def _code_region(code: PermissionCode) -> str:
 
 
 @pytest.mark.parametrize("username", list(ACCOUNTS))
-def test_code_pages_follow_the_oracle(login_as, tree, username):
+def test_sec02_code_pages_follow_the_oracle(login_as, tree, username):
     issued = _issued_codes(tree)
     client = login_as(username)
     for code in issued:
@@ -120,7 +123,7 @@ def may_end(username: str, target: Binding) -> bool:
 
 
 @pytest.mark.parametrize("username", list(ACCOUNTS))
-def test_unbinding_follows_the_oracle(login_as, tree, username):
+def test_sec02_unbinding_follows_the_oracle(login_as, tree, username):
     client = login_as(username)
     me = tree["accounts"][username]
     for target in list(Binding.select().where(Binding.account != me)):
@@ -129,7 +132,7 @@ def test_unbinding_follows_the_oracle(login_as, tree, username):
 
 
 @pytest.mark.parametrize("username", list(ACCOUNTS))
-def test_notices_follow_the_oracle(login_as, tree, username):
+def test_sec02_notices_follow_the_oracle(login_as, tree, username):
     sender = Binding.get(Binding.account == tree["accounts"]["zj_admin"])
     from yanxiu.services.notices import Addressee, send_urge
     send_urge(sender, [Addressee(region=tree["regions"]["330100"]),
@@ -220,7 +223,7 @@ REVIEW_TABS = [PENDING, APPROVED, REJECTED, REMOVED, TRANSFERRED]
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_teacher_reads_follow_the_oracle(sign_in, tree, teachers, actor):
+def test_sec03_teacher_reads_follow_the_oracle(sign_in, tree, teachers, actor):
     """Lists by school and tab, exports, the audited reveal, the decision pages and the overview."""
     rows = memberships()
     masked = dict(Membership.select(Membership.id, Membership.id_masked).tuples())
@@ -294,7 +297,7 @@ DECISIONS = {"approve": (PENDING, APPROVED), "reject": (PENDING, REJECTED), "rem
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_teacher_decisions_follow_the_oracle(sign_in, tree, teachers, actor):
+def test_sec02_teacher_decisions_follow_the_oracle(sign_in, tree, teachers, actor):
     """Approve, reject, remove and bulk approve: only the school's own admin changes a row; any
     other POST answers 404 and leaves every membership and the audit log as they were."""
     rows = memberships()
@@ -372,7 +375,7 @@ def figures(totals: dict) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_statistics_follow_the_oracle(sign_in, tree, programme_pair, actor):
+def test_sec03_statistics_follow_the_oracle(sign_in, tree, programme_pair, actor):
     """Region pages (page, csv, JSON) and school pages of both programmes, and the
     totals of every JSON answered equal to a recomputation from raw records."""
     client = sign_in(actor)
@@ -404,7 +407,7 @@ def test_statistics_follow_the_oracle(sign_in, tree, programme_pair, actor):
 
 # ---------------------------------------------------------------- the records API (/api/v1)
 
-def test_api_follows_the_oracle(client, tree, teachers, programme_pair):
+def test_sec03_api_follows_the_oracle(client, tree, teachers, programme_pair):
     """A national token and two provincial ones: statistics outside the token's province are
     404; a record for a teacher or a programme outside it is refused item by item."""
     operator = Binding.get(Binding.account == tree["accounts"]["operator"])
@@ -455,3 +458,176 @@ def test_api_follows_the_oracle(client, tree, teachers, programme_pair):
                 if inside:
                     assert figures(answer.get_json()["totals"]) == by_region.get(code, (0, 0, 0, 0))[:3], \
                         (token_province, programme.name, code)
+
+
+# ---------------------------------------------------------------- random trees (row 3)
+
+TREE_SETTINGS = settings(max_examples=25, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+                         # no shrinking: each example takes a fresh province code of its own
+                         phases=[Phase.explicit, Phase.reuse, Phase.generate])
+FATES = [PENDING, APPROVED, REJECTED, REMOVED, "moved"]
+
+
+@st.composite
+def random_trees(draw) -> dict:
+    """The shape of a random province: 1–2 cities of 0–2 counties; 0–2 schools on each county
+    and 0–1 directly on the province and each city (直属); per school whether its admin is
+    bound and the fate of 0–2 teachers (a moved teacher was approved here, then approved at
+    another school of the tree); per region whether its super admin is bound; and the actor."""
+    counties = draw(st.lists(st.integers(0, 2), min_size=1, max_size=2))
+    keys = [("p",)] + [("c", c) for c in range(len(counties))] + \
+        [("k", c, k) for c, n in enumerate(counties) for k in range(n)]
+    schools = []
+    for key in keys:
+        for _ in range(draw(st.integers(0, 2 if key[0] == "k" else 1))):
+            schools.append({"region": key, "admin": draw(st.booleans()),
+                            "fates": draw(st.lists(st.sampled_from(FATES), max_size=2))})
+    for school in schools:
+        school["moves_to"] = [draw(st.integers(0, len(schools) - 1)) for f in school["fates"] if f == "moved"]
+    supers = {key: draw(st.booleans()) for key in keys if key != ("p",)}
+    bound = [i for i, s in enumerate(schools) if s["admin"]]
+    if bound and draw(st.booleans()):
+        actor = ("school", draw(st.sampled_from(bound)))
+    else:
+        actor = ("training", draw(st.sampled_from(keys)))
+    return {"keys": keys, "schools": schools, "supers": supers, "actor": actor}
+
+
+def under(key: tuple, inner: tuple) -> bool:
+    """Whether region `inner` lies in the subtree of region `key` (from the keys of the shape:
+    ("p",), ("c", city), ("k", city, county) — not from the database)."""
+    if key == ("p",):
+        return True
+    return inner == key or (key[0] == "c" and inner[0] == "k" and inner[1] == key[1])
+
+
+def build_random_tree(shape: dict, province: int, root) -> dict:
+    """Create the shape under province code `province`0000; returns codes, ids and the oracle's
+    rows [(membership id, school index, state)], all known from what was done, not read back."""
+    from tests.fixture_teachers import teacher_data, valid_id_number
+    from yanxiu.models import Region
+    from yanxiu.services import accounts
+
+    def code_of(key):
+        return f"{province}{key[1] + 1 if len(key) > 1 else 0:02d}{key[2] + 1 if len(key) > 2 else 0:02d}"
+
+    regions = {}
+    for key in shape["keys"]:
+        parent = root if key == ("p",) else regions[("p",) if key[0] == "c" else ("c", key[1])]
+        level = {"p": "province", "c": "city", "k": "county"}[key[0]]
+        code = code_of(key)
+        regions[key] = Region.create(code=code, name=f"随机{level}{code}", level=level, parent=parent,
+                                     path=parent.path + code)
+    serial = iter(range(1000))
+    prefix = f"r{province}x"
+
+    def account(name):
+        return accounts.register(f"{prefix}{name}{next(serial)}", "随机用户", "Test@2025pw")
+
+    for key, bound in shape["supers"].items():
+        if bound:
+            Binding.create(account=account("sup"), role=SUPER, region=regions[key])
+    schools, admins = [], []
+    for n, spec in enumerate(shape["schools"]):
+        region = regions[spec["region"]]
+        schools.append(School.create(code=f"{region.code}{n:04d}", name=f"随机学校{region.code}{n}",
+                                     region=region, region_path=region.path, stage="小学"))
+        admins.append(Binding.create(account=account("adm"), role=SCHOOL_ADMIN, school=schools[-1]))
+    rows = []
+    for n, spec in enumerate(shape["schools"]):
+        moves = iter(spec["moves_to"])
+        for fate in spec["fates"]:
+            seed = next(serial)
+            teacher = account("t")
+            data = teacher_data(seed, id_number=valid_id_number(seed, region=f"{province}0000"))
+            row = teacher_service.submit_application(teacher, schools[n].id, data)
+            if fate == PENDING:
+                rows.append((row.id, n, PENDING))
+                continue
+            if fate == REJECTED:
+                teacher_service.reject(admins[n], row.id, "非本校（机构）教师")
+                rows.append((row.id, n, REJECTED))
+                continue
+            teacher_service.approve(admins[n], row.id)
+            if fate == REMOVED:
+                teacher_service.remove_teacher(admins[n], row.id, "调离教学岗位")
+                rows.append((row.id, n, REMOVED))
+            elif fate == APPROVED:
+                rows.append((row.id, n, APPROVED))
+            elif (target := next(moves)) == n:  # a move to its own school is no move
+                rows.append((row.id, n, APPROVED))
+            else:
+                moved = teacher_service.submit_application(teacher, schools[target].id, data)
+                teacher_service.approve(admins[target], moved.id)
+                rows += [(row.id, n, TRANSFERRED), (moved.id, target, APPROVED)]
+    for spec, binding in zip(shape["schools"], admins):
+        if not spec["admin"]:
+            Binding.update(state="ended").where(Binding.id == binding.id).execute()
+    return {"regions": regions, "schools": schools, "admins": admins, "rows": rows}
+
+
+def progress_totals(text: str) -> tuple[str, int, int]:
+    found = re.search(r'<tfoot><tr><th>合计</th><th>([^<]*)</th><th>[^<]*</th>'
+                      r'<th class="num">(\d+)</th><th class="num">(\d+)</th>', text)
+    return found.group(1), int(found.group(2)), int(found.group(3))
+
+
+@TREE_SETTINGS
+@given(shape=random_trees())
+def test_sec03_random_trees_list_and_count_what_the_oracle_says(login_as, tree, shape):
+    """Hypothesis builds random provinces (each example a new one beside the earlier ones) and
+    signs in as a random admin inside: the ids on every tab of 教师管理 and its export, the tab
+    counts, the 教师概况 totals of every region in scope, the school list and the 激活进度 totals
+    equal what the oracle computes from the shape alone — nothing from a sibling or an earlier
+    province, nothing missing."""
+    built = build_random_tree(shape, next(PROVINCES), tree["regions"]["000000"])
+    regions, schools, rows = built["regions"], built["schools"], built["rows"]
+    kind, which = shape["actor"]
+    if kind == "school":
+        actor_account = built["admins"][which].account
+        inside = [which]
+    else:
+        actor_account = accounts.register(f"a{regions[which].code}x{next(SERIAL)}", "随机专管", "Test@2025pw")
+        Binding.create(account=actor_account, role="training", region=regions[which])
+        inside = [n for n, s in enumerate(shape["schools"]) if under(which, s["region"])]
+    client = login_as(actor_account.username)
+    mine = [r for r in rows if r[1] in inside]
+    for state in REVIEW_TABS:
+        page = client.get(f"/teachers?state={state}")
+        assert page.status_code == 200, (shape, state)
+        assert listed_ids(page.text) == {r[0] for r in mine if r[2] == state}, (shape, state)
+        assert tab_counts(page.text) == [sum(r[2] == s for r in mine) for s in REVIEW_TABS], shape
+        export = client.get(f"/teachers/export.csv?state={state}")
+        assert len(csv_records(export)) == sum(r[2] == state for r in mine), (shape, state)
+    if kind == "school":
+        assert client.get(f"/progress/{regions[('p',)].code}").status_code == 404
+        assert client.get("/schools").status_code == 404
+        return
+    # 学校管理 lists the active schools of the subtree
+    listed = {int(i) for i in re.findall(r'<tr id="school-(\d+)"', client.get("/schools").text)}
+    assert listed == {schools[n].id for n in inside}, shape
+    for key in (k for k in shape["keys"] if under(which, k)):
+        within = [r for r in rows if under(key, shape["schools"][r[1]]["region"])]
+        overview = client.get(f"/teachers/overview?region={regions[key].code}")
+        assert overview_totals(overview.text) == (sum(r[2] == APPROVED for r in within),
+                                                  sum(r[2] == PENDING for r in within)), (shape, key)
+    # 激活进度 of the actor's own region (a region without sub-regions lists its schools instead)
+    children = [k for k in shape["keys"] if len(k) == len(which) + 1 and under(which, k) and k != which]
+    progress = client.get(f"/progress/{regions[which].code}")
+    assert progress.status_code == 200
+    if children:
+        supers = sum(shape["supers"][k] for k in children)
+        assert progress_totals(progress.text) == (
+            f"{supers}/{len(children)} 已激活", len(inside),
+            sum(shape["schools"][n]["admin"] for n in inside)), shape
+    else:
+        assert f"共 {len(inside)} 所学校(机构)" in progress.text, shape
+    # and nothing of the province is visible from a sibling province of the fixture tree
+    outsider = login_as("js_admin")
+    assert outsider.get(f"/progress/{regions[('p',)].code}").status_code == 404
+    assert not listed_ids(outsider.get("/teachers?state=approved").text) & {r[0] for r in rows}
+
+
+PROVINCES = iter(range(41, 100))
+SERIAL = iter(range(10**6))

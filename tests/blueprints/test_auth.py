@@ -1,5 +1,6 @@
 """登录、注册、登出、修改密码、切换身份 over HTTP: throttling, sessions, CSRF, cookies, audit."""
 import datetime
+import hashlib
 import json
 import re
 from html import unescape
@@ -141,7 +142,7 @@ def test_signed_in_user_visiting_login_goes_to_workbench(login_as):
 
 # ---- throttling --------------------------------------------------------------------------
 
-def test_sixth_failure_in_a_minute_from_one_address_is_429(tree, client):
+def test_sec07_sixth_failed_login_in_a_minute_is_429_in_chinese(tree, client):
     for _ in range(5):
         assert log_in(client, "xh_admin", "Wrong-pass-1").status_code == 422
     response = log_in(client, "xh_admin")  # even the right password
@@ -152,7 +153,7 @@ def test_sixth_failure_in_a_minute_from_one_address_is_429(tree, client):
     assert is_logged_out(client.get("/workbench"))
 
 
-def test_ten_failures_for_one_account_from_many_addresses_lock_it(tree, app):
+def test_sec07_ten_failures_for_one_account_from_many_addresses_lock_it(tree, app):
     for i in range(10):
         client = client_at(app, f"10.9.0.{i}")
         assert log_in(client, "xh_admin", "Wrong-pass-1").status_code == 422
@@ -163,7 +164,7 @@ def test_ten_failures_for_one_account_from_many_addresses_lock_it(tree, app):
     assert log_in(fresh, "hz_admin").status_code == 303
 
 
-def test_spoofed_forwarded_for_does_not_move_the_key(tree, client):
+def test_sec21_spoofed_forwarded_for_does_not_move_the_rate_limit_key(tree, client):
     for i in range(5):
         response = form_post(client, "/login", {"username": "xh_admin", "password": "Wrong-pass-1"},
                              headers={"X-Forwarded-For": f"203.0.113.{i}"})
@@ -174,7 +175,7 @@ def test_spoofed_forwarded_for_does_not_move_the_key(tree, client):
     assert {e.address for e in AuditLog.select().where(AuditLog.action == "login.failed")} == {"127.0.0.1"}
 
 
-def test_a_trusted_proxy_supplies_the_address(tree, database_url):
+def test_sec21_a_trusted_proxy_supplies_the_address(tree, database_url):
     proxied = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "TRUSTED_PROXIES": 1})
     for i in range(6):
         client = proxied.test_client()
@@ -184,9 +185,36 @@ def test_a_trusted_proxy_supplies_the_address(tree, database_url):
     assert AuditLog.get(AuditLog.action == "login.failed").address == "203.0.113.0"
 
 
+def test_sec07_a_fresh_database_has_no_accounts_until_create_operator(app, runner, tmp_path,
+                                                                     monkeypatch):
+    """No default account: the migrated database is empty, the usual default credentials get the
+    ordinary refusal, and the first account is the operator `flask create-operator` makes."""
+    assert Account.select().count() == 0 and Binding.select().count() == 0
+    for i, (username, password) in enumerate([
+            ("admin", "admin"), ("admin", "Admin@123"), ("operator", "Demo@2025"), ("root", "123456"),
+            ("operator", "operator"), ("yanxiu", "yanxiu")]):
+        response = log_in(client_at(app, f"10.70.0.{i}"), username, password)
+        assert response.status_code == 422 and "用户名或密码错误" in response.text, username
+    from tests.fixture_tree import REGIONS, write_region_csv
+    assert runner.invoke(args=["regions", "load", str(write_region_csv(REGIONS, tmp_path))]).exit_code == 0
+    assert Account.select().count() == 0
+    monkeypatch.setenv("YANXIU_OPERATOR_PASSWORD", "First-Operator-9")
+    result = runner.invoke(args=["create-operator", "chief"])
+    assert result.exit_code == 0, result.output
+    assert [a.username for a in Account.select()] == ["chief"]
+    binding = Binding.get()
+    assert (binding.role, binding.region.code, binding.state) == ("operator", "000000", "active")
+    client = client_at(app, "10.70.1.1")
+    assert log_in(client, "chief", "First-Operator-9").status_code == 303
+    assert "平台运维" in client.get("/workbench").text
+    # a second run does not make a second operator with the same name
+    assert runner.invoke(args=["create-operator", "chief"]).exit_code == 1
+    assert Account.select().count() == 1
+
+
 # ---- sessions ----------------------------------------------------------------------------
 
-def test_login_issues_a_new_session(tree, app, client):
+def test_sec09_login_issues_a_new_session_id(tree, app, client):
     client.get("/login")
     before = client.get_cookie(COOKIE).value
     assert user_id_in_cookie(app, client) is None
@@ -204,14 +232,14 @@ def test_login_issues_a_new_session(tree, app, client):
     assert open_sessions("xh_admin").count() == 1
 
 
-def test_logging_in_as_another_account_ends_the_previous_session(login_as):
+def test_sec09_logging_in_as_another_account_ends_the_previous_session(login_as):
     client = login_as("xh_admin")
     assert log_in(client, "hz_admin").status_code == 303
     assert open_sessions("xh_admin").count() == 0
     assert "杭州专管" in client.get("/workbench").text
 
 
-def test_logout_ends_the_server_session_and_the_old_cookie_is_dead(login_as, app):
+def test_sec09_old_cookie_replayed_after_logout_is_not_logged_in(login_as, app):
     client = login_as("xh_admin")
     old_cookie = client.get_cookie(COOKIE).value
     response = form_post(client, "/logout")
@@ -223,13 +251,42 @@ def test_logout_ends_the_server_session_and_the_old_cookie_is_dead(login_as, app
     assert is_logged_out(replay.get("/workbench"))
 
 
+@pytest.mark.parametrize("end", ["logout", "disable", "password change"])
+def test_sec09_an_old_cookie_replayed_after_its_session_ended_is_not_logged_in(login_as, app, end):
+    """A copied cookie of a session that logout, disabling the account or a password change
+    (made from another session) ended signs nobody in — not even after the account is enabled
+    again — and the server-side session is ended, not just refused."""
+    victim = login_as("xh_admin")
+    stolen = victim.get_cookie(COOKIE).value
+    assert victim.get("/workbench").status_code == 200
+    if end == "logout":
+        form_post(victim, "/logout")
+    elif end == "disable":
+        Account.update(is_active=False).where(Account.username == "xh_admin").execute()
+    else:
+        owner = login_as("xh_admin")
+        assert form_post(owner, "/account/password", {
+            "old_password": PASSWORD, "new_password": "New-Harbour-42",
+            "confirm": "New-Harbour-42"}).status_code == 303
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, stolen)
+    for url in ("/workbench", "/teachers", "/me"):
+        assert is_logged_out(replay.get(url)), url
+        assert is_logged_out(replay.get(url, headers={"HX-Request": "true"})), url
+    Account.update(is_active=True).where(Account.username == "xh_admin").execute()
+    assert is_logged_out(replay.get("/workbench"))
+    token = app.session_interface.get_signing_serializer(app).loads(stolen)["_user_id"]
+    ended = UserSession.get(UserSession.token_hash == hashlib.sha256(token.encode()).hexdigest())
+    assert ended.ended_at is not None
+
+
 def test_logout_by_get_is_not_allowed(login_as):
     client = login_as("xh_admin")
     assert client.get("/logout").status_code == 405
     assert client.get("/workbench").status_code == 200
 
 
-def test_password_change_ends_other_sessions_but_keeps_this_one(login_as):
+def test_sec09_password_change_ends_other_sessions_but_keeps_this_one(login_as):
     laptop, phone = login_as("xh_admin"), login_as("xh_admin")
     page = laptop.get("/account/password")
     assert page.status_code == 200 and '<form method="post" action="/account/password"' in page.text
@@ -273,7 +330,7 @@ def test_guessing_the_old_password_is_throttled(login_as):
     ("created_at", datetime.timedelta(hours=11, minutes=59), True),
     ("created_at", datetime.timedelta(hours=13), False),
 ])
-def test_idle_and_absolute_timeouts(login_as, field, age, alive):
+def test_sec10_idle_and_absolute_timeouts(login_as, field, age, alive):
     client = login_as("xh_admin")
     UserSession.update({getattr(UserSession, field): now() - age}).execute()
     response = client.get("/workbench")
@@ -284,7 +341,7 @@ def test_idle_and_absolute_timeouts(login_as, field, age, alive):
         assert open_sessions("xh_admin").count() == 0
 
 
-def test_disabled_account_is_signed_out(login_as):
+def test_sec09_disabled_account_is_signed_out(login_as):
     client = login_as("xh_admin")
     Account.update(is_active=False).where(Account.username == "xh_admin").execute()
     assert is_logged_out(client.get("/workbench"))
@@ -292,14 +349,14 @@ def test_disabled_account_is_signed_out(login_as):
 
 # ---- CSRF and cookies --------------------------------------------------------------------
 
-def test_login_post_without_token_is_400(tree, client):
+def test_sec12_login_post_without_token_is_400(tree, client):
     client.get("/login")
     response = client.post("/login", data={"username": "xh_admin", "password": PASSWORD})
     assert response.status_code == 400 and "页面已过期" in response.text
     assert is_logged_out(client.get("/workbench"))
 
 
-def test_logout_without_token_is_400_and_changes_nothing(login_as):
+def test_sec12_logout_without_token_is_400_and_changes_nothing(login_as):
     client = login_as("xh_admin")
     assert client.post("/logout").status_code == 400
     assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
@@ -307,7 +364,7 @@ def test_logout_without_token_is_400_and_changes_nothing(login_as):
     assert open_sessions("xh_admin").count() == 1
 
 
-def test_csrf_token_of_another_session_is_refused(login_as):
+def test_sec12_csrf_token_of_another_session_is_refused(login_as):
     mine, theirs = login_as("multi"), login_as("xh_admin")
     binding = Binding.select().join(Account).where(Account.username == "multi").order_by(Binding.id.desc()).first()
     response = mine.post("/account/binding", data={"binding_id": binding.id,
@@ -315,7 +372,7 @@ def test_csrf_token_of_another_session_is_refused(login_as):
     assert response.status_code == 400
 
 
-def test_htmx_post_uses_the_header_token(login_as):
+def test_sec12_htmx_post_needs_the_header_token(login_as):
     client = login_as("multi")
     page = client.get("/workbench")
     school_binding = Binding.select().join(Account).where(
@@ -330,7 +387,7 @@ def test_htmx_post_uses_the_header_token(login_as):
     assert identity(client.get("/workbench"))[0] == "学校管理员"
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(tree, app, client):
+def test_sec11_session_cookie_is_httponly_and_samesite_lax(tree, app, client):
     response = log_in(client, "xh_admin")
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(COOKIE + "=")]
     assert len(cookies) == 1
@@ -340,7 +397,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(tree, app, client):
     assert "secure" not in attributes  # plain http in tests; see the next test
 
 
-def test_session_cookie_is_secure_when_configured(tree, app):
+def test_sec11_session_cookie_is_secure_when_configured(tree, app):
     app.config["SESSION_COOKIE_SECURE"] = True
     client = app.test_client()
     response = log_in(client, "xh_admin")
@@ -348,7 +405,64 @@ def test_session_cookie_is_secure_when_configured(tree, app):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_auth_pages_are_not_cached(login_as):
+@pytest.mark.parametrize("secure", [True, False], ids=["https", "http"])
+def test_sec11_every_cookie_the_app_sets_is_httponly_and_lax_and_secure_over_https(
+        tree, app, monkeypatch, secure):
+    """Every Set-Cookie of a round of register, login (with and without the two-factor step),
+    切换身份, password change, a refused CSRF post and logout: HttpOnly, SameSite=Lax, and Secure
+    exactly when YANXIU_SECURE_COOKIES=1 says the site is served over https."""
+    import pyotp
+
+    from yanxiu.config import load_config
+    from yanxiu.services import two_factor
+    monkeypatch.setenv("YANXIU_SECURE_COOKIES", "1" if secure else "0")
+    app.config["SESSION_COOKIE_SECURE"] = load_config(str(app.instance_path))["SESSION_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_SECURE"] is secure
+    seen = []
+
+    def watch(response):
+        seen.extend(response.headers.getlist("Set-Cookie"))
+        return response
+
+    client = app.test_client()
+    watch(client.get("/login"))
+    watch(register(client))
+    watch(form_post(client, "/logout"))
+    multi = app.test_client()
+    watch(log_in(multi, "multi"))
+    school = Binding.select().join(Account).where((Account.username == "multi") & (Binding.role == "school")).get()
+    watch(form_post(multi, "/account/binding", {"binding_id": school.id}))
+    watch(multi.post("/account/binding", data={"binding_id": school.id}))  # no token: 400
+    watch(form_post(multi, "/account/password", {"old_password": PASSWORD, "new_password": "New-Harbour-42",
+                                                 "confirm": "New-Harbour-42"}))
+    watch(form_post(multi, "/logout"))
+    moment = 30 * 56_666_667 + 15
+    monkeypatch.setattr(two_factor, "clock", lambda: moment)
+    account = tree["accounts"]["zj_admin"]
+    two_factor.begin_enrolment(account, address="127.0.0.1")
+    secret = two_factor.pending_enrolment(account).secret
+    two_factor.confirm_enrolment(account, pyotp.TOTP(secret).at(moment), address="127.0.0.1")
+    moment += 30
+    second = app.test_client()
+    first_step = watch(log_in(second, "zj_admin"))
+    assert first_step.location.startswith("/login/two-factor")
+    watch(form_post(second, "/login/two-factor", {"code": pyotp.TOTP(secret).at(moment)}))
+    assert second.get("/workbench").status_code == 200
+    watch(form_post(second, "/logout"))
+    assert len(seen) >= 8
+    for header in seen:
+        name, _, rest = header.partition("=")
+        attributes = {part.strip().split("=")[0].lower(): part.strip() for part in rest.split(";")[1:]}
+        assert name == COOKIE, header
+        assert "httponly" in attributes, header
+        assert attributes.get("samesite") == "SameSite=Lax", header
+        assert ("secure" in attributes) is secure, header
+        assert attributes.get("path") == "Path=/", header
+    hsts = client.get("/login").headers.get("Strict-Transport-Security")
+    assert (hsts == "max-age=31536000") is secure
+
+
+def test_sec14_auth_pages_are_not_cached(login_as):
     client = login_as("xh_admin")
     for url in ("/workbench", "/account/password"):
         assert client.get(url).headers["Cache-Control"] == "no-store"
@@ -356,7 +470,7 @@ def test_auth_pages_are_not_cached(login_as):
 
 # ---- register ----------------------------------------------------------------------------
 
-def test_register_creates_an_argon2id_account_and_signs_in(client):
+def test_sec06_register_creates_an_argon2id_account_and_signs_in(client):
     page = client.get("/register")
     assert page.status_code == 200 and '<form method="post" action="/register"' in page.text
     response = register(client)
@@ -369,7 +483,7 @@ def test_register_creates_an_argon2id_account_and_signs_in(client):
     assert "account.register" in actions() and "login.ok" in actions()
 
 
-def test_a_64_character_password_works(app):
+def test_sec06_a_64_character_password_works(app):
     password = "Kx7-" + "pa55age-of-a-long-river-" * 2 + "0123456789ab"
     assert len(password) == 64
     client = app.test_client()
@@ -380,7 +494,7 @@ def test_a_64_character_password_works(app):
 
 
 @pytest.mark.parametrize("password", ["woaini2020", "qq123456789", "1qaz2wsx3edc", "Password123"])
-def test_common_password_is_refused_and_the_form_keeps_the_names(client, password):
+def test_sec06_common_password_is_refused_and_the_form_keeps_the_names(client, password):
     response = register(client, password=password)
     assert response.status_code == 422
     assert "该密码过于常见" in response.text
@@ -417,7 +531,7 @@ def test_mismatched_confirmation_is_422(client):
     assert response.status_code == 422 and "两次输入的密码不一致" in response.text
 
 
-def test_escaped_names_in_the_form(client):
+def test_sec16_escaped_names_in_the_form(client):
     response = register(client, username="<script>x", display_name='"><img src=x>')
     assert response.status_code == 422
     assert "<script>x" not in response.text and "<img src=x>" not in response.text
@@ -443,7 +557,7 @@ def test_switching_identity_changes_header_and_workbench(login_as):
 
 
 @pytest.mark.parametrize("binding_id", ["foreign", "ended", "abc", "9" * 30, "-1", ""])
-def test_switching_to_a_binding_not_ones_own_is_refused(login_as, binding_id):
+def test_sec04_switching_to_a_binding_not_ones_own_is_refused(login_as, binding_id):
     client = login_as("multi")
     foreign = Binding.select().join(Account).where(Account.username == "xh_admin").get()
     own = Binding.select().join(Account).where(
@@ -466,7 +580,7 @@ def test_single_binding_accounts_have_no_switcher(login_as):
 
 # ---- audit -------------------------------------------------------------------------------
 
-def test_every_account_act_is_audited_and_chained(tree, app):
+def test_sec19_every_account_act_is_audited_and_chained(tree, app):
     client = client_at(app, "10.7.0.1")
     for _ in range(5):
         log_in(client, "multi", "Wrong-pass-1")
@@ -495,7 +609,7 @@ def test_every_account_act_is_audited_and_chained(tree, app):
     assert audit.verify_chain() == [target.id]
 
 
-def test_audit_rows_hold_no_passwords(tree, client):
+def test_sec19_audit_rows_hold_no_passwords(tree, client):
     log_in(client, "xh_admin", "Wrong-pass-1")
     log_in(client, "xh_admin")
     for row in AuditLog.select():

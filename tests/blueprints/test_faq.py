@@ -239,3 +239,12 @@ def test_anonymous_edit_urls_go_to_login(client, loaded):
     response = client.get(f"/faq/entries/{loaded.id}/edit")
     assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
 
+
+
+def test_a_topic_id_past_64_bits_is_an_invalid_topic(login_as, loaded):
+    """Found by the fuzz tests: the topic's id went to the database unchecked and overflowed it."""
+    before = FaqEntry.select().count()
+    response = form_post(login_as("operator"), "/faq/entries/new",
+                         {"topic": "99999999999999999999", "question": "问？", "answer": "答。"})
+    assert response.status_code == 422 and "请选择有效的分类" in response.text
+    assert FaqEntry.select().count() == before

@@ -100,3 +100,30 @@ def test_changing_the_rule_recomputes_and_a_stale_edit_is_refused(login_as, tree
     stale = form_post(client, f"/programmes/{programme.id}/edit", GOOD | {"required_hours": "1", "version": "1"})
     assert stale.status_code == 422 and "已被他人修改" in stale.text
     assert completed() == 0
+
+
+def test_dates_outside_the_calendar_window_are_refused_not_a_crash(login_as, tree, teachers):
+    """Found by the fuzz tests: a rule change to 0001-01-01 (or 9999-12-31) overflowed the
+    programme's UTC window in the recompute (a 500); such dates are refused with a reason."""
+    client = login_as("operator")
+    create(client)
+    programme = Programme.get()
+    form_post(client, f"/programmes/{programme.id}/courses", {"name": "课一", "minutes": "90", "max_hours": "2"})
+    records.ingest([{"external_id": "a", "teacher": {"account": "teacher"}, "programme": programme.id,
+                     "course": Course.get().id, "minutes": 60, "occurred_at": "2025-07-10T10:00:00+08:00"}])
+    for dates in ({"start_date": "0001-01-01"}, {"end_date": "9999-12-31"}):
+        response = form_post(client, f"/programmes/{programme.id}/edit", GOOD | dates | {"version": "1"})
+        assert response.status_code == 422 and "须在 2000-01-01 至 2099-12-31 之间" in response.text
+        assert str(Programme.get().start_date) == "2025-07-01" and str(Programme.get().end_date) == "2025-08-31"
+    assert create(client, name="远古项目", start_date="1999-12-31").status_code == 422
+
+
+def test_a_version_past_64_bits_is_a_stale_edit_not_a_crash(login_as, tree):
+    """Found by the fuzz tests: such a version overflowed the database driver (a 500)."""
+    client = login_as("operator")
+    create(client)
+    programme = Programme.get()
+    response = form_post(client, f"/programmes/{programme.id}/edit",
+                         GOOD | {"name": "改名", "version": "99999999999999999999"})
+    assert response.status_code == 422 and "已被他人修改" in response.text
+    assert Programme.get().name == GOOD["name"]

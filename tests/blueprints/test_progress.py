@@ -91,7 +91,7 @@ def test_xlsx_export_of_inactive_schools(login_as):
     assert [r[:4] for r in rows[1:]] == [r[:4] for r in screen]
 
 
-def test_formula_like_names_are_neutralised_in_exports(login_as):
+def test_sec22_formula_like_names_are_neutralised_in_progress_exports(login_as):
     School.update(name="=HYPERLINK(\"http://x\")").where(School.code == "3301020001").execute()
     data = login_as("hz_admin").get("/progress/330102/export.csv").data.decode("utf-8-sig")
     assert "'=HYPERLINK" in data

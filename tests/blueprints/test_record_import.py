@@ -106,3 +106,18 @@ def test_templates_download(login_as, tree):
     xlsx = client.get("/records/import/template.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert client.get("/records/import/template.csv").data.decode("utf-8-sig").startswith("记录编号,平台账号")
+
+
+def test_numbers_too_long_or_not_ascii_are_refused_row_by_row(login_as, setup):
+    """Found by the fuzz tests: a 10,000-digit 项目编号 made int() raise (a 500), and so would a
+    superscript digit, which str.isdigit() takes for one."""
+    programme, course = setup
+    client = login_as("operator")
+    rows = [["a", "teacher", "", "9" * 10_000, course.id, 45, "2025-07-15 20:30"],
+            ["b", "teacher", "", programme.id, course.id, "-" + "9" * 30, "2025-07-15 20:30"],
+            ["c", "teacher", "", programme.id, "²", 45, "2025-07-15 20:30"]]
+    response = upload(client, csv_file(rows))
+    assert response.status_code == 303
+    text = client.get(response.headers["Location"]).text
+    assert "未找到该研修项目" in text and "须在 1–1440 之间" in text and "须为整数" in text
+    assert LearningRecord.select().count() == 0

@@ -187,7 +187,7 @@ def test_a_long_problem_list_is_capped_on_screen_and_complete_in_the_report(logi
     assert client.get(f"{url}/report.xlsx").status_code == 200
 
 
-def test_report_neutralises_formula_looking_values(login_as):
+def test_sec22_import_report_neutralises_formula_looking_values(login_as):
     client = login_as("xh_admin")
     url = batch_url(send(client, csv_bytes([row(1, 学校标识码="=1+2")]), "f.csv"))
     lines = list(csv.reader(io.StringIO(client.get(f"{url}/report.csv").data.decode("utf-8-sig"))))

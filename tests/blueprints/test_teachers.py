@@ -309,6 +309,16 @@ def test_bulk_approve_approves_the_ticked_and_reports_the_refused(login_as, teac
     assert "请先勾选要通过的申请" in flashes(client.get(nothing.headers["Location"]).text)
 
 
+def test_bulk_approve_refuses_an_id_past_64_bits_as_not_found(login_as, teachers):
+    """Found by the fuzz tests: such an id overflowed the database driver (a 500)."""
+    client = login_as("school_admin")
+    answer = form_post(client, "/teachers/approve-many", {"ids": ["99999999999999999999"]})
+    assert answer.status_code == 303
+    shown = flashes(client.get(answer.headers["Location"]).text)
+    assert shown == ["1 条未通过处理：有一条申请不存在或不属于本校，未处理"]
+    assert state(teachers, "t_pending") == PENDING
+
+
 def test_bulk_approve_reports_a_decided_one(login_as, teachers):
     client = login_as("school_admin")
     answer = form_post(client, "/teachers/approve-many", {"ids": [mid(teachers, "t_rejected")]})

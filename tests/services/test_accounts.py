@@ -40,7 +40,7 @@ def test_bundled_list_is_large_lowercase_and_holds_the_usual_suspects():
     assert PASSWORD.lower() not in common
 
 
-def test_every_bundled_password_that_passes_length_and_mix_is_still_refused():
+def test_sec06_every_bundled_common_password_is_refused():
     mixed = [p for p in accounts.common_passwords()
              if len(p) >= 8 and re.search(r"[a-z]", p) and re.search(r"[0-9]", p)]
     assert len(mixed) >= 1000
@@ -66,12 +66,12 @@ def test_password_rules_refuse_with_a_chinese_message(app, password, message):
     assert message in str(err.value) and err.value.field == "password"
 
 
-def test_long_and_unusual_passwords_are_accepted(app):
+def test_sec06_long_and_unusual_passwords_are_accepted(app):
     accounts.check_password_rules("Kx7" + "pq9z" * 31 + "a")  # 128 characters
     accounts.check_password_rules("长城Great9wall慢慢走")
 
 
-def test_register_stores_an_argon2id_hash_and_audits(app):
+def test_sec06_register_stores_an_argon2id_hash_and_audits(app):
     account = accounts.register("  liming ", " 李明 ", "Mu7-tide-Harbour")
     assert account.username == "liming" and account.display_name == "李明"
     assert account.password_hash.startswith("$argon2id$")
@@ -115,13 +115,13 @@ def test_authenticate_counts_failures_and_gives_one_message(tree):
     assert accounts.authenticate("xh_admin", PASSWORD, address="10.0.0.1").username == "xh_admin"
 
 
-def test_disabled_account_cannot_log_in(tree):
+def test_sec09_disabled_account_cannot_log_in(tree):
     Account.update(is_active=False).where(Account.username == "xh_admin").execute()
     with pytest.raises(AccountError, match="用户名或密码错误"):
         accounts.authenticate("xh_admin", PASSWORD, address="10.0.0.1")
 
 
-def test_address_throttle_after_five_failures_a_minute(tree):
+def test_sec07_address_throttle_after_five_failures_a_minute(tree):
     for _ in range(5):
         with pytest.raises(AccountError):
             accounts.authenticate("xh_admin", "Wrong-pass-1", address="10.0.0.1")
@@ -135,7 +135,7 @@ def test_address_throttle_after_five_failures_a_minute(tree):
     assert accounts.authenticate("xh_admin", PASSWORD, address="10.0.0.1")
 
 
-def test_account_throttle_after_ten_failures_in_fifteen_minutes(tree):
+def test_sec07_account_throttle_after_ten_failures_in_fifteen_minutes(tree):
     for i in range(10):
         with pytest.raises(AccountError):
             accounts.authenticate("xh_admin", "Wrong-pass-1", address=f"10.0.1.{i}")
@@ -147,7 +147,7 @@ def test_account_throttle_after_ten_failures_in_fifteen_minutes(tree):
     assert actions().count("login.throttled") == 1
 
 
-def test_sessions_store_only_a_hash_of_the_token(tree):
+def test_sec09_sessions_store_only_a_hash_of_the_token(tree):
     account = tree["accounts"]["multi"]
     token, session = accounts.start_session(account, address="10.0.0.1")
     assert len(token) >= 43  # 256 bits, URL-safe
@@ -160,7 +160,7 @@ def test_sessions_store_only_a_hash_of_the_token(tree):
     assert accounts.resume_session("", LIMITS) is None
 
 
-def test_two_logins_get_different_tokens_and_replacing_ends_the_old(tree):
+def test_sec09_two_logins_get_different_tokens_and_replacing_ends_the_old(tree):
     account = tree["accounts"]["xh_admin"]
     first, first_session = accounts.start_session(account, address="10.0.0.1")
     second, _ = accounts.start_session(account, address="10.0.0.1", replaces=first_session)
@@ -175,7 +175,7 @@ def test_two_logins_get_different_tokens_and_replacing_ends_the_old(tree):
     ("created_at", datetime.timedelta(hours=11), True),
     ("created_at", datetime.timedelta(hours=13), False),
 ])
-def test_idle_and_absolute_timeouts(tree, field, age, alive):
+def test_sec10_idle_and_absolute_timeouts(tree, field, age, alive):
     token, session = accounts.start_session(tree["accounts"]["xh_admin"], address="10.0.0.1")
     UserSession.update({getattr(UserSession, field): now() - age}).where(
         UserSession.id == session.id).execute()
@@ -192,14 +192,14 @@ def test_resuming_touches_the_idle_clock(tree):
     assert now() - UserSession.get_by_id(session.id).last_seen_at < datetime.timedelta(minutes=1)
 
 
-def test_logout_ends_the_session(tree):
+def test_sec09_logout_ends_the_session(tree):
     token, session = accounts.start_session(tree["accounts"]["xh_admin"], address="10.0.0.1")
     accounts.logout(session, address="10.0.0.1")
     assert accounts.resume_session(token, LIMITS) is None
     assert actions()[-1] == "logout"
 
 
-def test_password_change_ends_other_sessions_only(tree):
+def test_sec09_password_change_ends_other_sessions_only(tree):
     account = tree["accounts"]["xh_admin"]
     mine, my_session = accounts.start_session(account, address="10.0.0.1")
     other, _ = accounts.start_session(account, address="10.0.0.2")
@@ -262,7 +262,7 @@ def test_switch_binding_only_to_own_active_bindings(tree):
                        ("binding.switch", "refused")]
 
 
-def test_audit_chain_covers_account_acts_and_detects_tampering(tree):
+def test_sec19_audit_chain_covers_account_acts_and_detects_tampering(tree):
     account = tree["accounts"]["xh_admin"]
     with pytest.raises(AccountError):
         accounts.authenticate("xh_admin", "Wrong-pass-1", address="10.0.0.1")

@@ -113,7 +113,7 @@ def test_no_credential_is_not_a_failure(tree, header):
     assert LoginFailure.select().count() == 0
 
 
-def test_failed_credentials_are_throttled_per_address(tree):
+def test_sec07_failed_bearer_tokens_are_throttled_per_address(tree):
     _, clear = issue(tree)
     for _ in range(accounts.ADDRESS_LIMIT):
         assert api_tokens.authenticate("Bearer yx_" + "B" * 43, address=ADDRESS) is None
@@ -125,7 +125,7 @@ def test_failed_credentials_are_throttled_per_address(tree):
     assert api_tokens.authenticate(bearer(clear), address=ADDRESS) is not None
 
 
-def test_failed_logins_and_failed_tokens_share_the_address_limit(tree):
+def test_sec07_failed_logins_and_failed_tokens_share_the_address_limit(tree):
     _, clear = issue(tree)
     for _ in range(accounts.ADDRESS_LIMIT - 1):
         with pytest.raises(accounts.AccountError):

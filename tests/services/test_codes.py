@@ -1,5 +1,9 @@
-"""权限码 rules: who may issue what, single use under concurrency, expiry, revocation, replacement."""
+"""权限码 rules (SECURITY.md row 5): who may issue what, strength and storage, single use under
+concurrency, expiry, revocation, replacement."""
 import datetime
+import hashlib
+import math
+import secrets
 import threading
 
 import pytest
@@ -33,7 +37,7 @@ def issue(tree, username, role, region=None, school=None, **kw):
     ("xh_admin", SCHOOL_ADMIN, None, "3301060001"),
     ("zj_admin", SCHOOL_ADMIN, None, "3300000001"),   # 省直属
 ])
-def test_allowed_issues(tree, username, role, region, school):
+def test_sec05_issues_go_downward_within_ones_own_subtree(tree, username, role, region, school):
     issued = issue(tree, username, role, region, school)
     assert len(issued.plain) == 19 and issued.plain.count("-") == 3
     stored = PermissionCode.get_by_id(issued.code.id)
@@ -55,13 +59,40 @@ def test_allowed_issues(tree, username, role, region, school):
     ("operator", SUPER, "330100", None),
     ("school_admin", SCHOOL_ADMIN, None, "3301060001"),
 ])
-def test_refused_issues_write_nothing(tree, username, role, region, school):
+def test_sec05_refused_issues_write_nothing(tree, username, role, region, school):
     with pytest.raises(CodeError):
         issue(tree, username, role, region, school)
     assert PermissionCode.select().count() == 0
 
 
-def test_redeem_creates_binding_once(tree):
+def test_sec05_codes_carry_at_least_60_bits_from_a_csprng_and_are_stored_hashed(tree, monkeypatch):
+    """16 symbols of a 31-symbol alphabet (79 bits), each drawn with `secrets` (the operating
+    system's CSPRNG); the database keeps a SHA-256 of the code and nowhere the code itself."""
+    assert len(set(codes.ALPHABET)) == len(codes.ALPHABET) == 31
+    assert codes.CODE_LENGTH * math.log2(len(codes.ALPHABET)) >= 60
+    drawn = []
+
+    def choice(seq):
+        drawn.append(seq)
+        return real_choice(seq)
+
+    real_choice = secrets.choice
+    monkeypatch.setattr(codes.secrets, "choice", choice)
+    plain = [issue(tree, "zj_super", TRAINING, "330000").plain for _ in range(40)]
+    assert len(drawn) == 40 * codes.CODE_LENGTH and set(drawn) == {codes.ALPHABET}
+    raw = [p.replace("-", "") for p in plain]
+    assert len(set(raw)) == 40
+    assert all(len(r) == 16 and set(r) <= set(codes.ALPHABET) for r in raw)
+    assert set("".join(raw)) == set(codes.ALPHABET)  # 640 draws use every symbol
+    stored = {c.id: c.code_hash for c in PermissionCode.select()}
+    assert sorted(stored.values()) == sorted(hashlib.sha256(r.encode()).hexdigest() for r in raw)
+    for table in database.get_tables():
+        dump = str(database.execute_sql(f'SELECT * FROM "{table}"').fetchall())
+        for r, p in zip(raw, plain):
+            assert r not in dump and p not in dump, table
+
+
+def test_sec05_redeem_creates_binding_once(tree):
     issued = issue(tree, "zj_super", TRAINING, "330000")
     account = new_account("newadmin")
     binding = codes.redeem_code(account, issued.plain.lower().replace("-", " "))
@@ -72,7 +103,7 @@ def test_redeem_creates_binding_once(tree):
         codes.redeem_code(new_account("another"), issued.plain)
 
 
-def test_expired_revoked_and_mistyped_codes_are_refused_and_counted(tree):
+def test_sec05_expired_revoked_and_mistyped_codes_are_refused_and_counted(tree):
     account = new_account("newadmin")
     expired = issue(tree, "zj_super", TRAINING, "330000")
     PermissionCode.update(expires_at=now() - datetime.timedelta(minutes=1)).execute()
@@ -90,7 +121,7 @@ def test_expired_revoked_and_mistyped_codes_are_refused_and_counted(tree):
     assert Binding.select().where(Binding.account == account).count() == 0
 
 
-def test_failed_redemptions_are_throttled(tree):
+def test_sec05_failed_redemptions_are_throttled(tree):
     account = new_account("guesser")
     good = issue(tree, "zj_super", TRAINING, "330000")
     for _ in range(5):
@@ -131,7 +162,7 @@ def test_school_admin_is_replaced_only_after_confirmation(tree):
     assert [b.id for b in active] == [binding.id]
 
 
-def test_one_code_redeemed_from_many_threads_has_one_winner(tree, database_url):
+def test_sec05_one_code_redeemed_from_many_threads_has_one_winner(tree, database_url):
     issued = issue(tree, "zj_super", TRAINING, "330000")
     contenders = [new_account(f"racer{i}") for i in range(8)]
     database.close()

@@ -52,7 +52,7 @@ def decision_rows(*membership_ids) -> list[str]:
         AuditLog.action.in_(DECISIONS) & AuditLog.target_id.in_([str(i) for i in membership_ids]))]
 
 
-def test_approve_and_reject_from_many_threads_have_one_winner(teachers, tree):
+def test_sec20_approve_and_reject_from_many_threads_have_one_winner(teachers, tree):
     row = teachers["memberships"]["t_pending"]
     admin = binding_of(tree, "school_admin", "3301060001")
     attempts = [("approve", lambda: approve(admin, row.id, address="10.2.0.1"))
@@ -72,7 +72,7 @@ def test_approve_and_reject_from_many_threads_have_one_winner(teachers, tree):
     assert decision_rows(row.id) == [action]
 
 
-def test_approve_and_withdraw_race_has_one_winner(teachers, tree):
+def test_sec20_approve_and_withdraw_race_has_one_winner(teachers, tree):
     row = teachers["memberships"]["t_pending"]
     admin = binding_of(tree, "school_admin", "3301060001")
     teacher = teachers["accounts"]["t_pending"]
@@ -92,7 +92,7 @@ def test_approve_and_withdraw_race_has_one_winner(teachers, tree):
     assert decision_rows(row.id) == [expected[winners[0]][1]]
 
 
-def test_one_id_number_approved_at_two_schools_at_once_has_one_winner(teachers, tree):
+def test_sec20_one_id_number_approved_at_two_schools_at_once_has_one_winner(teachers, tree):
     """Two accounts applied with the same 身份证号 to two schools (allowed while neither is
     approved); both school admins approve at the same moment, several times over."""
     data = teacher_data(99)
