@@ -313,46 +313,41 @@ def two_factor_begin():
     return redirect(url_for("auth.two_factor_setup"), 303)
 
 
-@bp.route("/account/two-factor/confirm", methods=["POST"])
-@signed_in
-def two_factor_confirm():
-    """开启两步验证 step 2: the first code turns it on; the recovery codes are shown once."""
-    form = TwoFactorCodeForm()
+def _recovery_codes_step(form, issue, page_form: str, just_enabled: bool):
+    """A code form whose act answers with new recovery codes (`issue(code)`): the codes, shown
+    once, or the set-up page again with the reason (422, or 429 while throttled)."""
     status = 422
     if form.validate_on_submit():
         try:
-            codes = two_factor.confirm_enrolment(current_user.account, form.code.data,
-                                                 address=client_address(),
-                                                 binding=current_user.session.current_binding_id)
+            codes = issue(form.code.data)
         except LoginThrottled as err:
             form.form_errors.append(str(err))
             status = 429
         except AccountError as err:
             _field_error(form, err)
         else:
-            return render("auth/recovery_codes.html", codes=codes, just_enabled=True)
-    return _with_retry_after(_setup_page(status, confirm=form))
+            return render("auth/recovery_codes.html", codes=codes, just_enabled=just_enabled)
+    return _with_retry_after(_setup_page(status, **{page_form: form}))
+
+
+@bp.route("/account/two-factor/confirm", methods=["POST"])
+@signed_in
+def two_factor_confirm():
+    """开启两步验证 step 2: the first code turns it on; the recovery codes are shown once."""
+    account, binding = current_user.account, current_user.session.current_binding_id
+    return _recovery_codes_step(
+        TwoFactorCodeForm(), lambda code: two_factor.confirm_enrolment(
+            account, code, address=client_address(), binding=binding), "confirm", just_enabled=True)
 
 
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])
 @signed_in
 def two_factor_recovery():
     """重新生成恢复码: a current code replaces every recovery code; the new ones are shown once."""
-    form = TwoFactorCodeForm(prefix="recovery")
-    status = 422
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.regenerate_recovery_codes(
-                current_user.account, form.code.data, address=client_address(),
-                binding=current_user.session.current_binding_id)
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
-        except AccountError as err:
-            _field_error(form, err)
-        else:
-            return render("auth/recovery_codes.html", codes=codes, just_enabled=False)
-    return _with_retry_after(_setup_page(status, recovery=form))
+    account, binding = current_user.account, current_user.session.current_binding_id
+    return _recovery_codes_step(
+        TwoFactorCodeForm(prefix="recovery"), lambda code: two_factor.regenerate_recovery_codes(
+            account, code, address=client_address(), binding=binding), "recovery", just_enabled=False)
 
 
 @bp.route("/account/two-factor/disable", methods=["POST"])
