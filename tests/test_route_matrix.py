@@ -4,7 +4,7 @@
 Each endpoint is classified once in ROUTES: who may use it, and the scope kind each URL variable
 (and each query argument naming an object) is checked against. Each variable name has a resolver
 in VALUES: every fixture object of that type and one that does not exist. An unclassified rule
-or a variable without a resolver fails `test_every_rule_is_classified` (and every matrix test),
+or a variable without a resolver fails `test_sec02_every_rule_is_classified` (and every matrix test),
 so a new route cannot slip through unchecked.
 
 The oracle (the predicates below and OBJECT_KINDS) knows only the fixture tree's parent links
@@ -486,7 +486,7 @@ ROUTES: dict[str, Route] = {
     # public: the login steps, registration, health, the FAQ and the API's description
     "auth.login": Route(PUBLIC), "auth.two_factor_login": Route(PUBLIC), "auth.register": Route(PUBLIC),
     "system.health": Route(PUBLIC), "faq.faq_list": Route(PUBLIC), "api.openapi_document": Route(PUBLIC),
-    # the records API: bearer tokens, never a session (test_api_routes_follow_the_oracle)
+    # the records API: bearer tokens, never a session (test_sec02_api_routes_follow_the_oracle)
     "api.programme_list": Route(BEARER),
     "api.record_submit": Route(BEARER),
     "api.statistics_show": Route(BEARER, {"programme_id": "visible programme", "region_code": "region"}),
@@ -602,7 +602,7 @@ def classification_problems(app) -> list[str]:
     return problems
 
 
-def test_every_rule_is_classified(app):
+def test_sec02_every_rule_is_classified(app):
     """A new route (or a new URL variable) must be classified before the matrix can pass."""
     problems = classification_problems(app)
     assert not problems, "the route matrix cannot check:\n" + "\n".join(problems)
@@ -816,7 +816,7 @@ def run_cases(client, a: Actor, cases: list[Case], world: World, *, headers: dic
 
 
 @pytest.mark.parametrize("name", SESSION_ACTORS)
-def test_session_routes_follow_the_oracle(app, tree, teachers, name):
+def test_sec02_session_routes_follow_the_oracle(app, tree, teachers, name):
     """Every page, fragment, export and write of every rule, as this actor, against the oracle."""
     assert not classification_problems(app)
     world = build_world(tree, teachers)
@@ -850,7 +850,7 @@ def takes_record(a: Actor, programme_id, teacher: str, world: World) -> bool:
             and a.scope in ancestors(SCHOOL_REGION[API_TEACHERS[teacher]]))
 
 
-def test_api_routes_follow_the_oracle(app, tree, teachers):
+def test_sec02_api_routes_follow_the_oracle(app, tree, teachers):
     """The bearer routes with a national, a 浙江 and a revoked token and none: statistics of a
     programme or region outside the token's province are 404; a record for a programme or a
     teacher outside it is refused item by item and stores nothing."""
