@@ -35,6 +35,7 @@ from tests.conftest import csrf_token, log_in
 from tests.fixture_teachers import DISPLAY_NAMES
 from tests.fixture_tree import ACCOUNTS, REGIONS, SCHOOLS
 from tests.pii_guard import response_texts
+from tests.test_scope_matrix import PARENT, ancestors
 from yanxiu.db import database
 from yanxiu.models import (ApiToken, Binding, Course, FaqEntry, FaqTopic, Membership, NoticeRecipient,
                            PermissionCode, Programme, School)
@@ -53,7 +54,6 @@ MISSING_CODE = "999999"      # no region has it
 ARCHIVED_SCHOOLS = [("3301060009", "西湖区停办小学", "330106"),
                     ("3300000009", "浙江省直属停办学校", "330000")]
 
-PARENT = {code: parent or NATION for code, _, _, parent in REGIONS}
 LEVEL = {code: level for code, _, level, _ in REGIONS}
 SCHOOL_REGION = {code: region for code, _, region, _ in SCHOOLS} | {c: r for c, _, r in ARCHIVED_SCHOOLS}
 
@@ -63,15 +63,6 @@ MANAGERS = frozenset({SUPER, TRAINING})       # those who manage schools (SPEC �
 OPERATOR_ONLY = frozenset({OPERATOR})
 SCHOOL_ONLY = frozenset({SCHOOL_ADMIN})
 API = "api"                                   # the role of a bearer token's holder
-
-
-def ancestors(code: str) -> set[str]:
-    """The region and every region above it, 全国 included."""
-    seen = {code}
-    while code in PARENT:
-        code = PARENT[code]
-        seen.add(code)
-    return seen
 
 
 def province_of(code: str) -> str | None:

@@ -11,34 +11,14 @@ from openpyxl import load_workbook
 
 from tests.conftest import form_post
 from tests.fixture_teachers import valid_id_number, valid_mobile
-from tests.fixture_tree import ACCOUNTS, REGIONS, SCHOOLS
+from tests.fixture_tree import REGIONS, SCHOOLS
+from tests.test_scope_matrix import ACTORS, HX, SCHOOL_REGION, ancestors, binding_of
 from yanxiu.masking import mask_id_number, mask_phone
 from yanxiu.models import AuditLog, Binding
 from yanxiu.models.account import SCHOOL_ADMIN
 from yanxiu.services import audit, audit_log, schools
 
-HX = {"HX-Request": "true"}
 PHONE, ID_NUMBER = valid_mobile(2468), valid_id_number(135)
-PARENT = {code: parent or "000000" for code, _, _, parent in REGIONS}
-SCHOOL_REGION = {code: region for code, _, region, _ in SCHOOLS}
-ACTORS = [*ACCOUNTS, "multi:school"]
-
-
-def ancestors(code: str) -> set[str]:
-    seen = {code}
-    while code in PARENT:
-        code = PARENT[code]
-        seen.add(code)
-    return seen
-
-
-def binding_of(actor: str) -> tuple[str | None, str | None]:
-    """(role, region or school code) from the fixture table, never from yanxiu.scope."""
-    username, _, as_school = actor.partition(":")
-    bindings = ACCOUNTS[username][1]
-    if as_school:
-        return next(b for b in bindings if b[0] == SCHOOL_ADMIN)
-    return bindings[0] if bindings else (None, None)
 
 
 @pytest.fixture
