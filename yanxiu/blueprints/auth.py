@@ -44,6 +44,12 @@ def _field_error(form, err: AccountError) -> None:
         form.form_errors.append(str(err))
 
 
+def _refused(form, err: AccountError) -> int:
+    """Put a refusal on the form; its status: 429 while throttled, else 422."""
+    _field_error(form, err)
+    return 429 if isinstance(err, LoginThrottled) else 422
+
+
 def _sign_in(account) -> None:
     """A fresh session id at every login: drop the old cookie session entirely."""
     previous = current_user.session if current_user.is_authenticated else None
@@ -95,12 +101,8 @@ def login():
         try:
             account = accounts.authenticate(form.username.data, form.password.data,
                                             address=client_address())
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
         except AccountError as err:
-            _field_error(form, err)
-            status = 422
+            status = _refused(form, err)
         else:
             if two_factor.is_enabled(account.id):
                 return _await_second_factor(account, form.next.data)
@@ -127,12 +129,8 @@ def two_factor_login():
         try:
             passed = two_factor.complete_login(account_id, form.code.data,
                                                address=client_address())
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
         except AccountError as err:
-            _field_error(form, err)
-            status = 422
+            status = _refused(form, err)
         else:
             _sign_in(passed.account)
             if passed.recovery_used:
@@ -155,8 +153,7 @@ def register():
             account = accounts.register(form.username.data, form.display_name.data,
                                         form.password.data, address=client_address())
         except AccountError as err:
-            _field_error(form, err)
-            status = 422
+            status = _refused(form, err)
         else:
             _sign_in(account)
             flash("注册成功，欢迎使用研修管理平台", "success")
@@ -187,12 +184,8 @@ def password_change():
             accounts.change_password(current_user.account, form.old_password.data,
                                      form.new_password.data, session=current_user.session,
                                      address=client_address())
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
         except AccountError as err:
-            _field_error(form, err)
-            status = 422
+            status = _refused(form, err)
         else:
             flash("密码已修改，其他设备上的登录已失效", "success")
             return redirect(url_for("workbench.home"), 303)
@@ -279,12 +272,8 @@ def recent_auth_required(view):
                                               session=current_user.session,
                                               address=client_address(),
                                               binding=current_user.session.current_binding_id)
-                except LoginThrottled as err:
-                    form.form_errors.append(str(err))
-                    status = 429
                 except AccountError as err:
-                    _field_error(form, err)
-                    status = 422
+                    status = _refused(form, err)
                 else:
                     return view(*args, **kwargs)
             else:
@@ -320,11 +309,8 @@ def _recovery_codes_step(form, issue, page_form: str, just_enabled: bool):
     if form.validate_on_submit():
         try:
             codes = issue(form.code.data)
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
         except AccountError as err:
-            _field_error(form, err)
+            status = _refused(form, err)
         else:
             return render("auth/recovery_codes.html", codes=codes, just_enabled=just_enabled)
     return _with_retry_after(_setup_page(status, **{page_form: form}))
@@ -361,11 +347,8 @@ def two_factor_disable():
             two_factor.disable(current_user.account, form.password.data, form.code.data,
                                address=client_address(),
                                binding=current_user.session.current_binding_id)
-        except LoginThrottled as err:
-            form.form_errors.append(str(err))
-            status = 429
         except AccountError as err:
-            _field_error(form, err)
+            status = _refused(form, err)
         else:
             flash("两步验证已关闭", "success")
             return redirect(url_for("auth.two_factor_setup"), 303)
