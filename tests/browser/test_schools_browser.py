@@ -83,6 +83,8 @@ def test_inline_edit_search_and_transfer(browser, page, live_server, tree):
     assert "从西湖区转移到上城区；原因：学区调整" in city.locator("main").inner_text()
 
     city.click("nav.main-nav >> text=激活进度")
+    # rows are read with .all(), which does not wait: wait for the new page's table first
+    expect(city.locator("#progress tbody tr")).to_have_count(2)
     figures = {}
     for tr in city.locator("#progress tbody tr").all():
         cells = [c.inner_text().strip() for c in tr.locator("td").all()]
