@@ -354,6 +354,22 @@ def test_sec10_reauthentication_is_not_a_way_around_the_scope(login_as, teachers
     assert answer.status_code == 404 and not reveals().exists()
 
 
+def test_sec10_out_of_scope_objects_get_404_before_any_reauthentication_form(login_as, teachers):
+    """The form would tell an object out of scope (no such thing for me) from one in it."""
+    xh = login_as("xh_admin")
+    form_post(xh, "/codes", {"grant": "school:3301060001", "days": "7"})
+    code = PermissionCode.get()
+    ningbo = login_as("nb_admin")
+    age_authentication("nb_admin")
+    reveal = f"/teachers/{teachers['memberships']['t_pending'].id}/reveal"
+    for headers in ({}, HX):
+        answer = form_post(ningbo, reveal, {"field": "phone"}, headers=headers)
+        assert answer.status_code == 404 and "验证身份" not in answer.text
+        answer = form_post(ningbo, f"/codes/{code.id}/reissue", headers=headers)
+        assert answer.status_code == 404 and "验证身份" not in answer.text
+    assert not reveals().exists() and PermissionCode.select().count() == 1
+
+
 def test_sec10_code_issue_requires_recent_reauthentication(login_as):
     client = login_as("xh_admin")
     age_authentication("xh_admin")

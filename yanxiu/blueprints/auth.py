@@ -248,49 +248,61 @@ def two_factor_setup():
     return _setup_page()
 
 
-def recent_auth_required(view):
+def recent_auth_required(find=None):
     """Sensitive acts (revealing personal data, issuing 权限码: SECURITY.md row 10) need the
     password, or a two-factor code, entered within the last five minutes (at login or since).
 
     Otherwise a POST is answered with a re-authentication form that posts back to the same URL,
     carrying the act's own fields; when it passes, the session records the time and the act goes
     on in that request. As an htmx fragment the form replaces itself with the act's answer.
+    `find`, given the view's URL values, looks the act's object up in the caller's scope (and
+    answers 404 outside it) before any form is offered: the form must not tell an object out
+    of scope from one in it.
     """
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if request.method != "POST" or accounts.recently_authenticated(current_user.session):
-            return view(*args, **kwargs)
-        with_code = two_factor.is_enabled(current_user.account.id)
-        form = ReauthForm()
-        if with_code:
-            form.reauth_secret.label.text = "登录密码或两步验证码"
-        status = 200
-        if "reauth_secret" in request.form:
-            if form.validate_on_submit():
-                try:
-                    two_factor.reauthenticate(current_user.account, form.reauth_secret.data,
-                                              session=current_user.session,
-                                              address=client_address(),
-                                              binding=current_user.session.current_binding_id)
-                except AccountError as err:
-                    status = _refused(form, err)
-                else:
-                    return view(*args, **kwargs)
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if request.method == "POST" and find is not None:
+                find(**kwargs)
+            if request.method != "POST" or accounts.recently_authenticated(current_user.session):
+                return view(*args, **kwargs)
+            return _reauthentication(view, args, kwargs)
+        return guarded
+    return decorate
+
+
+def _reauthentication(view, args, kwargs):
+    """The re-authentication form (or, once it passes, the act itself)."""
+    with_code = two_factor.is_enabled(current_user.account.id)
+    form = ReauthForm()
+    if with_code:
+        form.reauth_secret.label.text = "登录密码或两步验证码"
+    status = 200
+    if "reauth_secret" in request.form:
+        if form.validate_on_submit():
+            try:
+                two_factor.reauthenticate(current_user.account, form.reauth_secret.data,
+                                          session=current_user.session,
+                                          address=client_address(),
+                                          binding=current_user.session.current_binding_id)
+            except AccountError as err:
+                status = _refused(form, err)
             else:
-                status = 422
-        carried = [(name, value) for name, value in request.form.items(multi=True)
-                   if name not in ("csrf_token", "reauth_secret")]
-        query = request.query_string.decode()
-        action = request.path + (f"?{query}" if query else "")
-        return _with_retry_after(render(
-            "auth/reauth.html", "auth/_reauth.html", status=status, form=form, carried=carried,
-            reauth_action=action, htmx=is_fragment_request(), with_code=with_code))
-    return guarded
+                return view(*args, **kwargs)
+        else:
+            status = 422
+    carried = [(name, value) for name, value in request.form.items(multi=True)
+               if name not in ("csrf_token", "reauth_secret")]
+    query = request.query_string.decode()
+    action = request.path + (f"?{query}" if query else "")
+    return _with_retry_after(render(
+        "auth/reauth.html", "auth/_reauth.html", status=status, form=form, carried=carried,
+        reauth_action=action, htmx=is_fragment_request(), with_code=with_code))
 
 
 @bp.route("/account/two-factor/begin", methods=["POST"])
 @signed_in
-@recent_auth_required
+@recent_auth_required()
 def two_factor_begin():
     """开启两步验证 step 1: a new secret, shown on the set-up page as text and QR code."""
     if ConfirmForm().validate_on_submit():

@@ -50,7 +50,7 @@ def code_list():
 
 @bp.route("/codes", methods=["POST"])
 @roles(*REGION_ADMINS)
-@recent_auth_required
+@recent_auth_required()
 def code_issue():
     """Issue a code; the page shows it once, printable as a hand-over slip."""
     form = _issue_form()
@@ -90,7 +90,7 @@ def code_revoke(code_id: int):
 
 @bp.route("/codes/<int:code_id>/reissue", methods=["GET", "POST"])
 @roles(*REGION_ADMINS)
-@recent_auth_required
+@recent_auth_required(find=_code_or_404)
 def code_reissue(code_id: int):
     """重新发放: the old code (if unused) is revoked and a new one shown once."""
     code = _code_or_404(code_id)

@@ -210,7 +210,7 @@ def teacher_approve_many():
 
 @bp.route("/<int:membership_id>/reveal", methods=["POST"])
 @roles(*ALL_ADMINS)
-@recent_auth_required
+@recent_auth_required(find=_row)
 def teacher_reveal(membership_id: int):
     """查看完整: one 身份证号 or 手机号 in full, recorded in the audit log; the cell (htmx) or a page."""
     field = RevealForm().field.data
