@@ -105,7 +105,7 @@ def build(scale: float, seed: int) -> dict:
     from yanxiu.crypto import personal_data_cipher
     from yanxiu.db import database
     from yanxiu.masking import mask_id_number, mask_phone
-    from yanxiu.models import (Account, Binding, Course, CourseProgress, LearningRecord, Membership,
+    from yanxiu.models import (Account, Binding, Course, LearningRecord, Membership,
                                Programme, Region, RegionProgress, School, SchoolProgress,
                                TeacherProgress)
     from yanxiu.models.account import OPERATOR, SCHOOL_ADMIN, TRAINING
@@ -189,11 +189,12 @@ def build(scale: float, seed: int) -> dict:
     courses = [Course.create(programme=programme, name=name, minutes=cap * 60, max_hours=cap)
                for name, cap in COURSES]
     caps = [c.max_hours * 45 for c in courses]
+    encode = TeacherProgress.course_minutes.db_value
     window_start = datetime.datetime(2025, 6, 30, 16)  # 2025-07-01 00:00 in Asia/Shanghai
     # Each county has its own diligence, so rates differ between regions.
     diligence = {c.path: rng.uniform(0.3, 1.0) for c in counties}
     by_school: dict[int, list[int]] = {}
-    course_rows, teacher_rows = [], []
+    teacher_rows = []
 
     def record_rows():
         external = 0
@@ -212,15 +213,12 @@ def build(scale: float, seed: int) -> dict:
                 last_by_course[k] = max(last_by_course[k] or when, when)
                 external += 1
                 yield (f"b{external}", account, programme.id, courses[k].id, minutes, when, "api", None, when)
-            credited = 0
-            for k, minutes in enumerate(minutes_by_course):
-                if minutes:
-                    course_rows.append((account, courses[k].id, programme.id, minutes, last_by_course[k]))
-                    credited += min(minutes, caps[k])
+            credited = sum(min(minutes, caps[k]) for k, minutes in enumerate(minutes_by_course))
             figures = by_school.setdefault(school_id, [0, 0, 0, 0])
             figures[0] += 1
             if credited:
-                teacher_rows.append((account, programme.id, credited, credited >= 450,
+                course_minutes = {courses[k].id: m for k, m in enumerate(minutes_by_course) if m}
+                teacher_rows.append((account, programme.id, encode(course_minutes), credited, credited >= 450,
                                      max(t for t in last_by_course if t)))
                 figures[1] += 1
                 figures[2] += credited >= 450
@@ -230,10 +228,8 @@ def build(scale: float, seed: int) -> dict:
         records = _bulk_insert(LearningRecord, ["external_id", "account_id", "programme_id", "course_id",
                                                 "minutes", "occurred_at", "source", "token_id",
                                                 "received_at"], record_rows())
-        _bulk_insert(CourseProgress, ["account_id", "course_id", "programme_id", "minutes", "last_at"],
-                     course_rows)
-        _bulk_insert(TeacherProgress, ["account_id", "programme_id", "credited_minutes", "completed",
-                                       "last_at"], teacher_rows)
+        _bulk_insert(TeacherProgress, ["account_id", "programme_id", "course_minutes", "credited_minutes",
+                                       "completed", "last_at"], teacher_rows)
         _bulk_insert(SchoolProgress, ["school_id", "programme_id", "teachers", "participants",
                                       "completed", "credited_minutes"],
                      ((s, programme.id, *f) for s, f in by_school.items()))

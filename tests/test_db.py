@@ -32,7 +32,9 @@ def test_a_prepared_query_returns_models_with_their_joins(tree):
 def test_prepared_in_runs_in_chunks_and_padding_matches_nothing(tree):
     schools = list(School.select().order_by(School.id))
     assert len(schools) > 3  # more than one chunk
-    found = dict(SCHOOL_NAMES([s.id for s in schools] + [10**9], status="active"))
+    rows = list(SCHOOL_NAMES([s.id for s in schools] + [10**9], status="active"))
+    assert all(type(row) is tuple for row in rows)  # straight from the driver
+    found = dict(rows)
     assert found == {s.id: s.name for s in schools if s.status == "active"}
     assert list(SCHOOL_NAMES([], status="active")) == []
 

@@ -117,8 +117,12 @@ def describe(db) -> dict:
                        "JOIN pg_attribute fa ON fa.attrelid = c.confrelid "
                        "AND fa.attnum = c.confkey[1] "
                        "WHERE c.contype = 'f' AND c.conrelid = %s::regclass", (table,))}
-        indexes = {(tuple(i.columns), bool(i.unique)) for i in db.get_indexes(table)}
-        schema[table] = {"columns": columns, "indexes": indexes, "foreign_keys": fks}
+        # The primary key is compared on its own: a WITHOUT ROWID table has no index for it.
+        primary_key = tuple(c.name for c in db.get_columns(table) if c.primary_key)
+        indexes = {(tuple(i.columns), bool(i.unique)) for i in db.get_indexes(table)
+                   if not i.name.startswith("sqlite_autoindex_") and not i.name.endswith("_pkey")}
+        schema[table] = {"columns": columns, "indexes": indexes, "foreign_keys": fks,
+                         "primary_key": primary_key}
     return schema
 
 
@@ -142,7 +146,7 @@ def _differences(left: dict, right: dict) -> list[str]:
         if table not in left or table not in right:
             out.append(f"table {table}: only in {'migrations' if table in left else 'models'}")
             continue
-        for part in ("columns", "indexes", "foreign_keys"):
+        for part in ("columns", "indexes", "foreign_keys", "primary_key"):
             a, b = left[table][part], right[table][part]
             if a != b:
                 out.append(f"{table}.{part}: migrations {a!r} != models {b!r}")
@@ -200,6 +204,36 @@ def test_every_migration_can_be_reverted_and_reapplied(empty):
     assert describe(db) == {}
     assert upgrade(db) == MIGRATION_FILES
     assert describe(db) == full
+
+
+def test_course_minutes_survive_folding_into_the_teacher_rollup_and_back(empty):
+    """0008 folds course_progress into teacher_progress; its down() unfolds it again."""
+    import datetime
+
+    from yanxiu.models import Account, Course, Programme, TeacherProgress
+    db = empty.open()
+    upgrade(db)
+    at = datetime.datetime(2025, 7, 20, 2, 30)
+    with db.bind_ctx(ALL_MODELS):
+        account = Account.create(username="t1", display_name="王丽", password_hash="x")
+        programme = Programme.create(name="2025年暑期教师研修", kind="summer", start_date="2025-07-01",
+                                     end_date="2025-08-31", created_by=account)
+        first, second = (Course.create(programme=programme, name=name, minutes=90, max_hours=2)
+                         for name in ("师德", "数字素养"))
+        TeacherProgress.insert(programme=programme, account=account, course_minutes={first.id: 45, second.id: 120},
+                               credited_minutes=135, completed=False, last_at=at).execute()
+        runner = migration_runner(db)
+        assert runner.down() == ["0008_teacher_course_minutes"]
+        assert sorted(db.execute_sql("SELECT course_id, minutes FROM course_progress")) == \
+            [(first.id, 45), (second.id, 120)]
+        assert list(db.execute_sql("SELECT account_id, credited_minutes FROM teacher_progress")) == \
+            [(account.id, 135)]
+        assert runner.up() == ["0008_teacher_course_minutes"]
+        row = TeacherProgress.get()
+        assert (row.course_minutes, row.credited_minutes, row.last_at) == ({first.id: 45, second.id: 120}, 135, at)
+        if isinstance(db, SqliteDatabase):  # the key is the table: one B-tree per upsert
+            (sql,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'teacher_progress'").fetchone()
+            assert sql.rstrip().upper().endswith("WITHOUT ROWID")
 
 
 # ---------------------------------------------------------------- the migration gate

@@ -829,8 +829,7 @@ def test_sec02_session_routes_follow_the_oracle(app, tree, teachers, name):
 # ---------------------------------------------------------------- the records API (/api/v1)
 
 # The tables a learning record writes to (the record and the rollups kept from it).
-RECORD_TABLES = ("learning_record", "course_progress", "teacher_progress", "school_progress",
-                 "region_progress")
+RECORD_TABLES = ("learning_record", "teacher_progress", "school_progress", "region_progress")
 # Approved teachers of the fixture (tests/fixture_teachers.py): one in 浙江, one in 江苏.
 API_TEACHERS = {"teacher": "3301060001", "t_far": "3201020001"}
 

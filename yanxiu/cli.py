@@ -59,7 +59,7 @@ def rollups_rebuild(check):
     from yanxiu.services.rollups import rebuild_all
     _require_migrated()
     report = rebuild_all(write=not check)
-    levels = {"course": "课程", "teacher": "教师", "school": "学校", "region": "区域"}
+    levels = {"teacher": "教师", "school": "学校", "region": "区域"}
     click.echo(f"programmes: {report.programmes}; rows that differed: " + ", ".join(
         f"{name} {report.differences.get(level, 0)}" for level, name in levels.items()))
     if check and not report.clean:

@@ -118,23 +118,38 @@ def init_app(app):
             database.close()
 
 
-def execute_many(query, rows: list[tuple]) -> None:
-    """Run `query` — an INSERT (with any ON CONFLICT clause) that peewee built for the first
-    of `rows` — once per row, as one statement prepared once.
+class BulkWrite:
+    """An INSERT (with any ON CONFLICT clause) of many rows of one shape, run as one statement
+    prepared once: `build(rows)` makes the peewee query, whose SQL is rendered once per
+    database kind (from the first call's first row) and reused.
 
-    peewee's insert_many renders every value into the SQL text, which for ingestion-sized
-    batches costs several times the database's own work.
+        ADD = BulkWrite(lambda rows: Model.insert_many(rows, fields=FIELDS).on_conflict(...))
+        ADD(rows)
+
+    Rows go to the driver as they are: give values in stored form (`field.db_value`). peewee's
+    own insert_many renders every value into the SQL text, and building that text again for
+    each batch costs more than several batches' worth of database work.
     """
-    if not rows:
-        return
-    sql, params = query.sql()
-    if len(params) != len(rows[0]):
-        raise ValueError("the query must be built from exactly one row of the same shape")
-    if is_postgres():
-        # psycopg2's executemany makes a round trip per row; execute_batch sends pages of them.
-        execute_batch(database.cursor(), sql, rows, page_size=500)
-    else:
-        database.cursor().executemany(sql, rows)
+
+    def __init__(self, build):
+        self._build = build
+        self._sql: dict[type, str] = {}
+
+    def __call__(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        kind = type(database.obj)
+        sql = self._sql.get(kind)
+        if sql is None:
+            sql, params = self._build(rows[:1]).sql()
+            if len(params) != len(rows[0]):
+                raise ValueError("the query must take exactly one parameter per value of a row")
+            self._sql[kind] = sql
+        if is_postgres():
+            # psycopg2's executemany makes a round trip per row; execute_batch sends pages of them.
+            execute_batch(database.cursor(), sql, rows, page_size=500)
+        else:
+            database.cursor().executemany(sql, rows)
 
 
 class _Slot:
@@ -165,8 +180,7 @@ class Prepared:
         self._build = build
         self._compiled: dict[type, tuple] = {}
 
-    def __call__(self, **values):
-        """Rows as the built query gives them (models with their joins, tuples or dicts)."""
+    def _execute(self, values: dict):
         kind = type(database.obj)
         compiled = self._compiled.get(kind)
         if compiled is None:
@@ -174,7 +188,18 @@ class Prepared:
             compiled = self._compiled[kind] = (query, *query.sql())
         query, sql, params = compiled
         bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
-        return query._get_cursor_wrapper(database.execute_sql(sql, bound))
+        return query, database.execute_sql(sql, bound)
+
+    def __call__(self, **values):
+        """Rows as the built query gives them (models with their joins, tuples or dicts)."""
+        query, cursor = self._execute(values)
+        return query._get_cursor_wrapper(cursor)
+
+    def raw_rows(self, **values) -> list[tuple]:
+        """Rows as plain tuples straight from the driver, without peewee's per-field
+        conversion (which costs more than the look-up for thousands of rows): for queries
+        selecting integer and text columns only."""
+        return self._execute(values)[1].fetchall()
 
     def first(self, **values):
         return next(iter(self(**values)), None)
@@ -183,7 +208,8 @@ class Prepared:
 class PreparedIn:
     """A `Prepared` query over a list of keys: `build(keys)` gets `size` slots to put in an
     IN (...); a call runs it once per `size` keys, the last chunk padded with NULL (which an
-    IN matches nothing with), and yields every row. Use IN only, never NOT IN.
+    IN matches nothing with), and yields every row as a plain tuple (`Prepared.raw_rows`:
+    select integer and text columns only). Use IN only, never NOT IN.
 
         MEMBERS = PreparedIn(lambda keys: Membership.select().where(Membership.account.in_(keys)))
         rows = list(MEMBERS(account_ids, state="approved"))
@@ -199,4 +225,4 @@ class PreparedIn:
         for start in range(0, len(keys), self.size):
             chunk = keys[start:start + self.size]
             chunk += [None] * (self.size - len(chunk))
-            yield from self._prepared(**values, **dict(zip(self._names, chunk)))
+            yield from self._prepared.raw_rows(**values, **dict(zip(self._names, chunk)))

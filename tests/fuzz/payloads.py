@@ -178,8 +178,8 @@ class World(dict):
 
 
 def snapshot(*models) -> dict:
-    """Every row of `models`, by id: compared before and after a refused submission."""
-    return {m.__name__: list(m.select().order_by(m.id).tuples()) for m in models}
+    """Every row of `models`, by key: compared before and after a refused submission."""
+    return {m.__name__: list(m.select().order_by(*m._meta.get_primary_keys()).tuples()) for m in models}
 
 
 def count_rows() -> dict:

@@ -19,7 +19,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from tests.conftest import csrf_token
 from tests.fuzz.payloads import FUZZ, World, assert_escaped, draw_fields, hostile, snapshot, strict
 from tests.services.test_rollups import make_programme
-from yanxiu.models import (Course, CourseProgress, ImportBatch, LearningRecord, School, SchoolProgress,
+from yanxiu.models import (Course, ImportBatch, LearningRecord, School, SchoolProgress,
                            TeacherProgress)
 from yanxiu.models.region import KIND_LABELS, OWNERSHIPS, STAGES
 from yanxiu.services import record_import, school_import
@@ -55,7 +55,7 @@ KINDS = {
                 "headers": school_import.HEADERS, "stored": (School,)},
     "records": {"user": "operator", "url": "/records/import", "columns": record_columns,
                 "headers": record_import.HEADERS,
-                "stored": (LearningRecord, CourseProgress, TeacherProgress, SchoolProgress)},
+                "stored": (LearningRecord, TeacherProgress, SchoolProgress)},
 }
 
 

@@ -6,17 +6,17 @@ from yanxiu.models.imports import ImportBatch
 from yanxiu.models.notice import FaqEntry, FaqTopic, Notice, NoticeRecipient
 from yanxiu.models.region import Region, School
 from yanxiu.models.teacher import Membership
-from yanxiu.models.training import (ApiToken, Course, CourseProgress, LearningRecord, Programme,
+from yanxiu.models.training import (ApiToken, Course, LearningRecord, Programme,
                                     RegionProgress, SchoolProgress, TeacherProgress)
 
 ALL_MODELS = [Region, School, Account, Binding, UserSession, LoginFailure, AuditLog,
               TwoFactor, RecoveryCode,
               PermissionCode, CodeFailure, Notice, NoticeRecipient, FaqTopic, FaqEntry,
               ImportBatch, Membership, Programme, Course, ApiToken, LearningRecord,
-              CourseProgress, TeacherProgress, SchoolProgress, RegionProgress]
+              TeacherProgress, SchoolProgress, RegionProgress]
 
-__all__ = ["Account", "ApiToken", "AuditLog", "Binding", "CodeFailure", "Course", "CourseProgress",
-           "FaqEntry", "FaqTopic", "ImportBatch", "LearningRecord", "LoginFailure", "Membership",
+__all__ = ["Account", "ApiToken", "AuditLog", "Binding", "CodeFailure", "Course", "FaqEntry",
+           "FaqTopic", "ImportBatch", "LearningRecord", "LoginFailure", "Membership",
            "Notice", "NoticeRecipient", "PermissionCode", "Programme", "RecoveryCode", "Region",
            "RegionProgress", "School", "SchoolProgress", "TeacherProgress", "TwoFactor",
            "UserSession", "ALL_MODELS"]

@@ -4,10 +4,11 @@ Raw learning records are written once and never read by a statistics request: ev
 comes from the rollups, which ingestion and membership changes keep current and the rebuild
 command recomputes from the raw records.
 """
+import json
 from functools import lru_cache
 
-from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
-                    IntegerField)
+from peewee import (BooleanField, CharField, CompositeKey, DateField, DateTimeField,
+                    ForeignKeyField, IntegerField, TextField)
 
 from yanxiu.models.account import Account
 from yanxiu.models.base import BaseModel, now
@@ -100,32 +101,41 @@ class LearningRecord(BaseModel):
         indexes = ((("programme", "occurred_at"), False),)
 
 
-class CourseProgress(BaseModel):
-    """Rollup: a teacher's minutes in one course that fall inside the programme's dates.
+_decode_json = json.JSONDecoder().decode  # json.loads without its per-call checks
 
-    One index, led by the programme: ingestion looks rows up by (programme, account) and a
-    rebuild deletes by programme; fewer indexes keep ingestion fast.
-    """
-    programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
-    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT", index=False)
-    course = ForeignKeyField(Course, backref="+", on_delete="CASCADE", index=False)
-    minutes = IntegerField(default=0)
-    last_at = DateTimeField(null=True)
 
-    class Meta:
-        indexes = ((("programme", "account", "course"), True),)
+class CourseMinutesField(TextField):
+    """A teacher's in-date minutes per course, {course id: minutes}, stored as compact JSON."""
+
+    def db_value(self, value: dict[int, int] | str | None) -> str:
+        if isinstance(value, str):  # already in stored form (bulk writers encode their rows)
+            return value
+        # JSON written directly: ingestion encodes a row per teacher of every batch.
+        return "{" + ",".join(f'"{int(course)}":{int(minutes)}'
+                              for course, minutes in sorted((value or {}).items())) + "}"
+
+    def python_value(self, value: str | None) -> dict[int, int]:
+        return {int(course): minutes for course, minutes in _decode_json(value or "{}").items()}
 
 
 class TeacherProgress(BaseModel):
-    """Rollup: a teacher's credited minutes in a programme (each course capped), last activity."""
+    """Rollup: a teacher's in-date minutes per course, credited minutes in a programme (each
+    course capped), completion and last activity.
+
+    Keyed by (programme, teacher) alone, a WITHOUT ROWID table on SQLite (migration 0008 says
+    so; PostgreSQL has no such option): the key is the table, so an upsert writes one B-tree. Ingestion writes one row per teacher of a batch;
+    the per-course minutes sit in that row rather than in a row per course, which would more
+    than double the pages every batch dirties.
+    """
     programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
-    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT")
+    account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT", index=False)
+    course_minutes = CourseMinutesField(default=dict)
     credited_minutes = IntegerField(default=0)
     completed = BooleanField(default=False)
     last_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("programme", "account"), True),)
+        primary_key = CompositeKey("programme", "account")
 
 
 class SchoolProgress(BaseModel):

@@ -17,7 +17,7 @@ import time
 from peewee import sort_models
 from stdnum.cn import ric
 
-from yanxiu.db import database, execute_many, transaction_lock
+from yanxiu.db import BulkWrite, database, transaction_lock
 from yanxiu.models import (ALL_MODELS, Account, AuditLog, Binding, Course, LearningRecord,
                            Membership, Notice, NoticeRecipient, PermissionCode, Programme, Region,
                            School)
@@ -281,7 +281,7 @@ def _insert(model, rows: list[dict]) -> None:
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"{model.__name__} rows of different shapes")
     values = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
-    execute_many(model.insert_many(values[:1], fields=fields), values)
+    BulkWrite(lambda first: model.insert_many(first, fields=fields))(values)
 
 
 def _populate(scale: int) -> dict:
@@ -839,6 +839,6 @@ def _create_programme(stamp) -> dict:
     fields = [LearningRecord.external_id, LearningRecord.account, LearningRecord.programme,
               LearningRecord.course, LearningRecord.minutes, LearningRecord.occurred_at,
               LearningRecord.source, LearningRecord.token, LearningRecord.received_at]
-    execute_many(LearningRecord.insert_many(rows[:1], fields=fields), rows)
+    BulkWrite(lambda first: LearningRecord.insert_many(first, fields=fields))(rows)
     rollups.rebuild_programme(programme)
     return {"records": len(rows)}

@@ -7,10 +7,10 @@ transaction, so a statistics page never sees one without the other.
 import datetime
 from dataclasses import dataclass
 
-from peewee import chunked
+from peewee import JOIN
 
 from yanxiu.crypto import personal_data_cipher
-from yanxiu.db import MAX_ID, PreparedIn, database, execute_many, transaction_lock
+from yanxiu.db import MAX_ID, BulkWrite, PreparedIn, database, transaction_lock
 from yanxiu.models import Account, ApiToken, Course, LearningRecord, Membership, Programme, School
 from yanxiu.models.base import now
 from yanxiu.models.teacher import APPROVED
@@ -22,7 +22,7 @@ MAX_MINUTES = 24 * 60  # one record cannot hold more than a day of learning
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResult:
     """The answer for one item of a batch; a refusal names the item `field` at fault."""
     index: int
@@ -56,11 +56,14 @@ def parse_time(value) -> datetime.datetime:
     else:
         moment = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+        moment = moment.replace(tzinfo=_UTC_PLUS_8)
     return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
-@dataclass
+_UTC_PLUS_8 = datetime.timezone(datetime.timedelta(hours=8))
+
+
+@dataclass(slots=True)
 class _Item:
     index: int
     external_id: str
@@ -84,49 +87,66 @@ def _check_item(index: int, raw, latest: datetime.datetime) -> _Item | ItemResul
         return ItemResult(index, external_id.replace("\x00", ""), REJECTED,
                           "external_id 含有控制字符 NUL", "external_id")
     external_id = external_id.strip()
-
-    def refuse(field: str, reason: str) -> ItemResult:
-        return ItemResult(index, external_id, REJECTED, f"{field} {reason}", field)
-
     teacher = raw.get("teacher")
-    if not isinstance(teacher, dict) or not (isinstance(teacher.get("account"), str)
-                                             or isinstance(teacher.get("id_number"), str)):
-        return refuse("teacher", "须给出 account（平台账号）或 id_number（身份证号）")
-    if any(isinstance(v, str) and "\x00" in v for v in (teacher.get("account"), teacher.get("id_number"))):
-        return refuse("teacher", "含有控制字符 NUL，无法识别教师")
-    for key in ("programme", "course", "minutes"):
-        if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
-            return refuse(key, "须为整数")
+    account = teacher.get("account") if isinstance(teacher, dict) else None
+    id_number = teacher.get("id_number") if isinstance(teacher, dict) else None
+    if not (isinstance(account, str) or isinstance(id_number, str)):
+        return _refusal(index, external_id, "teacher", "须给出 account（平台账号）或 id_number（身份证号）")
+    if (isinstance(account, str) and "\x00" in account) or (isinstance(id_number, str) and "\x00" in id_number):
+        return _refusal(index, external_id, "teacher", "含有控制字符 NUL，无法识别教师")
+    programme, course, minutes = raw.get("programme"), raw.get("course"), raw.get("minutes")
+    for key, value in (("programme", programme), ("course", course), ("minutes", minutes)):
+        if type(value) is not int:  # not isinstance: JSON's true and false are no numbers here
+            return _refusal(index, external_id, key, "须为整数")
     # Ids no row can have (and no database integer can hold) are refused before any look-up.
-    if not 1 <= raw["programme"] <= MAX_ID:
-        return refuse("programme", "未找到该研修项目")
-    if not 1 <= raw["course"] <= MAX_ID:
-        return refuse("course", "该课程不属于该研修项目")
-    if not 1 <= raw["minutes"] <= MAX_MINUTES:
-        return refuse("minutes", f"须在 1–{MAX_MINUTES} 之间")
+    if not 1 <= programme <= MAX_ID:
+        return _refusal(index, external_id, "programme", "未找到该研修项目")
+    if not 1 <= course <= MAX_ID:
+        return _refusal(index, external_id, "course", "该课程不属于该研修项目")
+    if not 1 <= minutes <= MAX_MINUTES:
+        return _refusal(index, external_id, "minutes", f"须在 1–{MAX_MINUTES} 之间")
     try:
         occurred_at = parse_time(raw.get("occurred_at"))
     except (TypeError, ValueError, OverflowError):  # OverflowError: a time that leaves the calendar in UTC
-        return refuse("occurred_at", "须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
+        return _refusal(index, external_id, "occurred_at", "须为 ISO 8601 时间，如 2025-07-15T20:30:00+08:00")
     if occurred_at > latest:
-        return refuse("occurred_at", "晚于当前时间")
-    return _Item(index, external_id, teacher, raw["programme"], raw["course"], raw["minutes"], occurred_at)
+        return _refusal(index, external_id, "occurred_at", "晚于当前时间")
+    return _Item(index, external_id, teacher, programme, course, minutes, occurred_at)
 
 
-# The batch look-ups, their SQL built once (see `PreparedIn`).
-_ACCOUNT_IDS = PreparedIn(lambda keys: Account.select(Account.username, Account.id)
-                          .where(Account.username.in_(keys)).tuples(), rollups.CHUNK)
-_APPROVED_BY_ID_INDEX = PreparedIn(lambda keys: Membership.select(Membership.id_index, Membership.account)
-                                   .where(Membership.id_index.in_(keys) & (Membership.state == APPROVED))
-                                   .tuples(), rollups.CHUNK)
+def _refusal(index: int, external_id: str, field: str, reason: str) -> ItemResult:
+    return ItemResult(index, external_id, REJECTED, f"{field} {reason}", field)
+
+
+# The batch look-ups, their SQL built once (see `PreparedIn`). A teacher comes with the
+# approved membership the rollups need (school, 任教学段, the school's region path), if any.
+def _with_membership(query):
+    return (query.join_from(Account, Membership, JOIN.LEFT_OUTER,
+                            on=((Membership.account == Account.id) & (Membership.state == APPROVED)))
+            .join_from(Membership, School, JOIN.LEFT_OUTER, on=(Membership.school == School.id)))
+
+
+_TEACHERS_BY_NAME = PreparedIn(lambda keys: _with_membership(
+    Account.select(Account.username, Account.id, Membership.school, Membership.stage, School.region_path))
+    .where(Account.username.in_(keys)).tuples(), rollups.CHUNK)
+_TEACHERS_BY_ID_INDEX = PreparedIn(lambda keys: Membership.select(
+    Membership.id_index, Membership.account, Membership.school, Membership.stage, School.region_path)
+    .join(School, on=(Membership.school == School.id))
+    .where(Membership.id_index.in_(keys) & (Membership.state == APPROVED)).tuples(), rollups.CHUNK)
 _STORED_EXTERNAL_IDS = PreparedIn(lambda keys: LearningRecord.select(LearningRecord.external_id)
                                   .where(LearningRecord.external_id.in_(keys)).tuples(), rollups.CHUNK)
 
 
-def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
-    """Account id (or a refusal reason) per item index, from account names or keyed hashes."""
-    names = {i.teacher["account"] for i in items if isinstance(i.teacher.get("account"), str)}
-    by_name = dict(_ACCOUNT_IDS(sorted(names)))
+def _resolve_teachers(items: list[_Item]) -> tuple[dict[int, int | str], dict[int, rollups.Member]]:
+    """Account id (or a refusal reason) per item index, from account names or keyed hashes;
+    and the approved membership of each account found that has one."""
+    members: dict[int, rollups.Member] = {}
+    by_name = {}
+    names = sorted({i.teacher["account"] for i in items if isinstance(i.teacher.get("account"), str)})
+    for name, account, school, stage, path in _TEACHERS_BY_NAME(names):
+        by_name[name] = account
+        if school is not None:
+            members[account] = rollups.Member(school, stage, path)
     cipher = personal_data_cipher()
     indexes, answers = {}, {}
     for item in items:
@@ -136,7 +156,10 @@ def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
             indexes[item.index] = cipher.blind_index(check_id_number(item.teacher["id_number"]))
         except IdentityError as err:
             answers[item.index] = f"id_number 无效：{err}"
-    by_index = dict(_APPROVED_BY_ID_INDEX(sorted(set(indexes.values()))))
+    by_index = {}
+    for id_index, account, school, stage, path in _TEACHERS_BY_ID_INDEX(sorted(set(indexes.values()))):
+        by_index[id_index] = account
+        members[account] = rollups.Member(school, stage, path)
     for item in items:
         if item.index in answers:
             continue
@@ -146,21 +169,16 @@ def _resolve_teachers(items: list[_Item]) -> dict[int, int | str]:
         else:
             found = by_index.get(indexes[item.index])
             answers[item.index] = found if found else "未找到该身份证号对应的已认证教师"
-    return answers
+    return answers, members
 
 
-def _in_token_scope(token: ApiToken | None, account_ids: set[int]) -> set[int]:
+def _in_token_scope(token: ApiToken | None, members: dict[int, rollups.Member], account_ids: set[int]) -> set[int]:
     """Accounts the token may send records for: all for a national token; for a provincial
     one, teachers approved at a school inside its province."""
     if token is None or token.region_id is None:
         return account_ids
-    inside = set()
-    for chunk in chunked(sorted(account_ids), rollups.CHUNK):
-        inside.update(a for (a,) in Membership.select(Membership.account)
-                      .join(School, on=(Membership.school == School.id))
-                      .where(Membership.account.in_(chunk) & (Membership.state == APPROVED)
-                             & School.in_subtree(token.region.path)).tuples())
-    return inside
+    province = token.region.path
+    return {a for a in account_ids if a in members and members[a].region_path.startswith(province)}
 
 
 @dataclass
@@ -169,6 +187,7 @@ class Judgement:
     results: list[ItemResult]
     accepted: list[tuple[_Item, int]]  # (item, account id)
     programmes: dict[int, Programme]
+    members: dict[int, rollups.Member]  # approved membership by account id
 
 
 def judge(batch, token: ApiToken | None = None) -> Judgement:
@@ -195,8 +214,8 @@ def judge(batch, token: ApiToken | None = None) -> Judgement:
         Programme.id.in_(sorted({i.programme_id for i in items}) or [0]))}
     courses = dict(Course.select(Course.id, Course.programme)
                    .where(Course.id.in_(sorted({i.course_id for i in items}) or [0])).tuples())
-    teachers = _resolve_teachers(items)
-    allowed = _in_token_scope(token, {a for a in teachers.values() if isinstance(a, int)})
+    teachers, members = _resolve_teachers(items)
+    allowed = _in_token_scope(token, members, {a for a in teachers.values() if isinstance(a, int)})
     seen = {e for (e,) in _STORED_EXTERNAL_IDS(sorted({i.external_id for i in items}))}
     accepted: list[tuple[_Item, int]] = []
     for item in items:
@@ -223,7 +242,13 @@ def judge(batch, token: ApiToken | None = None) -> Judgement:
         seen.add(item.external_id)
         accepted.append((item, account))
         results[item.index] = ItemResult(item.index, item.external_id, ACCEPTED)
-    return Judgement([results[i] for i in range(len(batch))], accepted, programmes)
+    return Judgement([results[i] for i in range(len(batch))], accepted, programmes, members)
+
+
+_STORE_RECORDS = BulkWrite(lambda rows: LearningRecord.insert_many(rows, fields=[
+    LearningRecord.external_id, LearningRecord.account, LearningRecord.programme, LearningRecord.course,
+    LearningRecord.minutes, LearningRecord.occurred_at, LearningRecord.source, LearningRecord.token,
+    LearningRecord.received_at]))
 
 
 def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list[ItemResult]:
@@ -238,16 +263,12 @@ def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list
         judgement = judge(batch, token)
         accepted = judgement.accepted
         stamp = now()
-        rows = [(i.external_id, a, i.programme_id, i.course_id, i.minutes, i.occurred_at, source,
-                 token.id if token else None, stamp) for i, a in accepted]
-        fields = [LearningRecord.external_id, LearningRecord.account, LearningRecord.programme,
-                  LearningRecord.course, LearningRecord.minutes, LearningRecord.occurred_at,
-                  LearningRecord.source, LearningRecord.token, LearningRecord.received_at]
-        execute_many(LearningRecord.insert_many(rows[:1], fields=fields), rows)
+        _STORE_RECORDS([(i.external_id, a, i.programme_id, i.course_id, i.minutes, i.occurred_at, source,
+                         token.id if token else None, stamp) for i, a in accepted])
         for programme_id in sorted({i.programme_id for i, _ in accepted}):
             rollups.apply_records(judgement.programmes[programme_id], [
-                rollups.RecordIn(a, i.course_id, i.minutes, i.occurred_at)
-                for i, a in accepted if i.programme_id == programme_id])
+                (a, i.course_id, i.minutes, i.occurred_at) for i, a in accepted if i.programme_id == programme_id],
+                judgement.members)
         if token is not None:
             ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute()
     return judgement.results

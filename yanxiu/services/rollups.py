@@ -1,9 +1,9 @@
 """Rollups of learning records (研修统计汇总): kept current as records and teachers change,
 and rebuilt from the raw records on demand.
 
-Four levels, each a small table a statistics page reads directly:
-- CourseProgress: a teacher's in-date minutes per course;
-- TeacherProgress: credited minutes per programme (each course capped), completion;
+Three levels, each a small table a statistics page reads directly:
+- TeacherProgress: a teacher's in-date minutes per course and credited minutes per programme
+  (each course capped), completion;
 - SchoolProgress / RegionProgress: 教师数, 参训人数, 完成人数 and credited minutes over the
   approved teachers in the programme's audience, per school and per region (every ancestor
   of the school, the national root included).
@@ -14,13 +14,14 @@ serialise writers), so read-compute-write here never loses an update.
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from peewee import EXCLUDED, JOIN, Case, chunked, fn
+from peewee import EXCLUDED, Case, fn
 
-from yanxiu.db import PreparedIn, database, execute_many, slot, transaction_lock
+from yanxiu.db import BulkWrite, PreparedIn, database, slot, transaction_lock
 from yanxiu.formatting import SHANGHAI
-from yanxiu.models import (Course, CourseProgress, LearningRecord, Membership, Programme, Region,
-                           RegionProgress, School, SchoolProgress, TeacherProgress)
+from yanxiu.models import (Course, LearningRecord, Membership, Programme, Region, RegionProgress,
+                           School, SchoolProgress, TeacherProgress)
 from yanxiu.models.teacher import APPROVED
 
 ROLLUP_LOCK = 7_301_107
@@ -58,77 +59,58 @@ def teacher_figures(credited: int, programme: Programme) -> Figures:
     return Figures(1, int(credited > 0), int(credited >= programme.required_minutes), credited)
 
 
+def audience_test(programme: Programme):
+    """`in_audience` for one programme, its rule read once (ingestion asks per teacher)."""
+    province = programme.region.path if programme.region_id else ""
+    stages = frozenset(programme.audience_stages)
+    return lambda stage, school_path: (school_path.startswith(province)
+                                       and (not stages or stage in stages))
+
+
 def in_audience(programme: Programme, stage: str, school_path: str) -> bool:
     """Whether a teacher of this 任教学段 at a school of this region path counts: the stage is
     in the audience, and a provincial programme counts its own province only."""
-    if programme.region_id and not school_path.startswith(programme.region.path):
-        return False
-    stages = programme.audience_stages
-    return not stages or stage in stages
+    return audience_test(programme)(stage, school_path)
 
+
+
+_REGION_IDS = PreparedIn(lambda keys: Region.select(Region.path, Region.id).where(Region.path.in_(keys)).tuples(),
+                        CHUNK)
 
 
 def _region_ids(paths: set[str]) -> dict[str, int]:
     """Region id per path for every ancestor (the root's path is empty) of the given paths."""
-    prefixes = {p[:end] for p in paths for end in range(0, len(p) + 1, 6)}
-    found = {}
-    for chunk in chunked(sorted(prefixes), CHUNK):
-        found.update(Region.select(Region.path, Region.id).where(Region.path.in_(chunk)).tuples())
-    return found
+    return dict(_REGION_IDS(sorted({p[:end] for p in paths for end in range(0, len(p) + 1, 6)})))
 
 
-def _school_ancestors_query(keys):
-    levels = [Region.alias() for _ in range(4)]  # county (or the 直属 region) up to 全国
-    query = (School.select(School.id, *[level.id for level in levels])
-             .join_from(School, levels[0], on=(School.region == levels[0].id)))
-    for child, parent in zip(levels, levels[1:]):
-        query = query.join_from(child, parent, JOIN.LEFT_OUTER, on=(child.parent == parent.id))
-    return query.where(School.id.in_(keys)).tuples()
-
-
-_SCHOOL_ANCESTORS = PreparedIn(_school_ancestors_query, CHUNK)
-
-
-def _ancestors_of_schools(school_ids) -> dict[int, list[int]]:
-    """Each school's region and every region above it (ids), from one join up the tree."""
-    return {school_id: [r for r in regions if r is not None]
-            for school_id, *regions in _SCHOOL_ANCESTORS(sorted(school_ids))}
-
-
-def _add_to_schools(programme_id: int, by_school: dict[int, Figures]) -> None:
-    """Add figures to schools and to every region above them, by increments."""
+def _add_to_schools(programme_id: int, by_school: dict[int, Figures], school_paths: dict[int, str]) -> None:
+    """Add figures to schools and to every region above them (read from each school's region
+    path, given), by increments."""
     by_school = {s: f for s, f in by_school.items() if f}
     if not by_school:
         return
-    _upsert(SchoolProgress, SchoolProgress.school, programme_id, by_school)
-    _upsert(RegionProgress, RegionProgress.region, programme_id, _region_figures(by_school))
+    _upsert(SchoolProgress, programme_id, by_school)
+    _upsert(RegionProgress, programme_id, _region_figures(by_school, school_paths))
 
 
 FIGURE_COLUMNS = ("teachers", "participants", "completed", "credited_minutes")
 
 
-def _upsert(model, key_field, programme_id: int, figures: dict[int, Figures]) -> None:
-    """Add figures to existing rows (or create them), by increments."""
-    rows = [(key, programme_id, f.teachers, f.participants, f.completed, f.credited_minutes)
-            for key, f in figures.items() if f]
-    if not rows:
-        return
+def _adding_figures(model, key_field) -> BulkWrite:
     fields = [key_field, model.programme] + [getattr(model, c) for c in FIGURE_COLUMNS]
     update = {getattr(model, c): getattr(model, c) + getattr(EXCLUDED, c) for c in FIGURE_COLUMNS}
-    execute_many(model.insert_many(rows[:1], fields=fields)
-                 .on_conflict(conflict_target=[model.programme, key_field], update=update), rows)
+    return BulkWrite(lambda rows: model.insert_many(rows, fields=fields)
+                     .on_conflict(conflict_target=[model.programme, key_field], update=update))
 
 
-def _members(account_ids) -> dict[int, tuple[int, str, str]]:
-    """(school id, 任教学段, school's region path) of each account's approved membership."""
-    return {a: (s, st, p) for a, s, st, p in _APPROVED_MEMBERS(account_ids)}
+_ADD_FIGURES = {SchoolProgress: _adding_figures(SchoolProgress, SchoolProgress.school),
+                RegionProgress: _adding_figures(RegionProgress, RegionProgress.region)}
 
 
-_APPROVED_MEMBERS = PreparedIn(
-    lambda keys: Membership.select(Membership.account, Membership.school, Membership.stage,
-                                   School.region_path)
-    .join(School, on=(Membership.school == School.id))
-    .where(Membership.account.in_(keys) & (Membership.state == APPROVED)).tuples(), CHUNK)
+def _upsert(model, programme_id: int, figures: dict[int, Figures]) -> None:
+    """Add figures to a school's or region's existing rows (or create them), by increments."""
+    _ADD_FIGURES[model]([(key, programme_id, f.teachers, f.participants, f.completed, f.credited_minutes)
+                         for key, f in figures.items() if f])
 
 
 def _later(column):
@@ -138,81 +120,98 @@ def _later(column):
     return Case(None, [(column.is_null() | (incoming > column), incoming)], column)
 
 
-@dataclass
-class RecordIn:
-    """An accepted learning record, as the rollups need it."""
-    account_id: int
-    course_id: int
-    minutes: int
-    occurred_at: datetime.datetime
+class Member(NamedTuple):
+    """A teacher's approved membership, as the rollups need it."""
+    school_id: int
+    stage: str  # 任教学段
+    region_path: str  # of the school
 
 
-_COURSE_MINUTES = PreparedIn(
-    lambda keys: CourseProgress.select(CourseProgress.account, CourseProgress.course, CourseProgress.minutes)
-    .where((CourseProgress.programme == slot("programme_id")) & CourseProgress.account.in_(keys)).tuples(),
+_STORED_COURSE_MINUTES = PreparedIn(
+    lambda keys: TeacherProgress.select(TeacherProgress.account, TeacherProgress.course_minutes)
+    .where((TeacherProgress.programme == slot("programme_id")) & TeacherProgress.account.in_(keys)).tuples(),
     CHUNK)
 
 
-def apply_records(programme: Programme, records: list[RecordIn]) -> None:
-    """Roll newly stored raw records of one programme into every rollup level.
+_TEACHER_FIELDS = [TeacherProgress.programme, TeacherProgress.account, TeacherProgress.course_minutes,
+                  TeacherProgress.credited_minutes, TeacherProgress.completed, TeacherProgress.last_at]
+_UPSERT_TEACHERS = BulkWrite(lambda rows: TeacherProgress.insert_many(rows, fields=_TEACHER_FIELDS).on_conflict(
+    conflict_target=[TeacherProgress.programme, TeacherProgress.account],
+    update={TeacherProgress.course_minutes: EXCLUDED.course_minutes,
+            TeacherProgress.credited_minutes: EXCLUDED.credited_minutes,
+            TeacherProgress.completed: EXCLUDED.completed,
+            TeacherProgress.last_at: _later(TeacherProgress.last_at)}))
+_INSERT_TEACHERS = BulkWrite(lambda rows: TeacherProgress.insert_many(rows, fields=_TEACHER_FIELDS))
+
+
+def credited_minutes(course_minutes: dict[int, int], caps: dict[int, int]) -> int:
+    """学时 in minutes: each course's minutes up to its cap (a course no longer in the
+    programme credits nothing)."""
+    total = 0
+    for course, minutes in course_minutes.items():  # a loop, not sum(min(…)): ingestion's hot path
+        cap = caps.get(course, 0)
+        total += minutes if minutes < cap else cap
+    return total
+
+
+def course_caps(programme: Programme) -> dict[int, int]:
+    """The most minutes each course of the programme credits."""
+    return {course_id: hours * programme.minutes_per_hour for course_id, hours in
+            Course.select(Course.id, Course.max_hours).where(Course.programme == programme.id).tuples()}
+
+
+def apply_records(programme: Programme, records: list[tuple[int, int, int, datetime.datetime]],
+                  members: dict[int, Member]) -> None:
+    """Roll newly stored raw records of one programme — (account id, course id, minutes,
+    occurred at) — into every rollup level; `members` holds the approved membership of each
+    teacher who has one.
 
     Call inside the transaction that stored them. Minutes outside the programme's dates
     count for nothing; a course credits at most its cap.
     """
     start, end = window(programme)
-    delta: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    last: dict[tuple[int, int], datetime.datetime] = {}
-    for r in records:
-        if start <= r.occurred_at < end and r.minutes > 0:
-            delta[r.account_id][r.course_id] += r.minutes
-            key = (r.account_id, r.course_id)
-            last[key] = max(last.get(key, r.occurred_at), r.occurred_at)
+    delta: dict[int, dict[int, int]] = {}  # account → course → minutes added
+    last: dict[int, datetime.datetime] = {}
+    for account, course, minutes, occurred_at in records:
+        if minutes > 0 and start <= occurred_at < end:
+            courses = delta.get(account)
+            if courses is None:
+                delta[account] = {course: minutes}
+                last[account] = occurred_at
+            else:
+                courses[course] = courses.get(course, 0) + minutes
+                last[account] = max(last[account], occurred_at)
     if not delta:
         return
     transaction_lock(ROLLUP_LOCK)
-    caps = {c.id: c.max_hours * programme.minutes_per_hour
-            for c in Course.select().where(Course.programme == programme.id)}
+    caps = course_caps(programme)
     accounts = sorted(delta)
-    stored: dict[int, dict[int, int]] = defaultdict(dict)
-    for a, c, m in _COURSE_MINUTES(accounts, programme_id=programme.id):
-        stored[a][c] = m
+    decode = TeacherProgress.course_minutes.python_value
+    stored = {a: decode(text) for a, text in _STORED_COURSE_MINUTES(accounts, programme_id=programme.id)}
 
-    course_rows, teacher_rows = [], []
+    encode = TeacherProgress.course_minutes.db_value
+    programme_id, required = programme.id, programme.required_minutes
+    teacher_rows = []
     by_school: dict[int, Figures] = defaultdict(Figures)
-    members = _members(accounts)
+    counts = audience_test(programme)
     for account in accounts:
-        courses = stored[account]
-        old_credit = sum(min(m, caps.get(c, 0)) for c, m in courses.items())
+        courses = stored.get(account, {})
+        old_credit = credited_minutes(courses, caps)
         for course, added in delta[account].items():
             courses[course] = courses.get(course, 0) + added
-            course_rows.append((programme.id, account, course, courses[course], last[(account, course)]))
-        new_credit = sum(min(m, caps.get(c, 0)) for c, m in courses.items())
-        teacher_rows.append((programme.id, account, new_credit, new_credit >= programme.required_minutes,
-                             max(last[(account, c)] for c in delta[account])))
+        new_credit = credited_minutes(courses, caps)
+        teacher_rows.append((programme_id, account, encode(courses), new_credit,
+                             new_credit >= required, last[account]))
         member = members.get(account)
-        if member and in_audience(programme, member[1], member[2]) and new_credit != old_credit:
-            change = teacher_figures(new_credit, programme)
-            change.add(teacher_figures(old_credit, programme), -1)
-            by_school[member[0]].add(change)
+        if member and new_credit != old_credit and counts(member.stage, member.region_path):
+            # teacher_figures(new) minus teacher_figures(old), added in place (a hot loop)
+            school = by_school[member.school_id]
+            school.participants += (new_credit > 0) - (old_credit > 0)
+            school.completed += (new_credit >= required) - (old_credit >= required)
+            school.credited_minutes += new_credit - old_credit
 
-    course_fields = [CourseProgress.programme, CourseProgress.account, CourseProgress.course,
-                     CourseProgress.minutes, CourseProgress.last_at]
-    execute_many(CourseProgress.insert_many(course_rows[:1], fields=course_fields)
-                 .on_conflict(conflict_target=[CourseProgress.programme, CourseProgress.account,
-                                               CourseProgress.course],
-                              update={CourseProgress.minutes: EXCLUDED.minutes,
-                                      CourseProgress.last_at: _later(CourseProgress.last_at)}),
-                 course_rows)
-    teacher_fields = [TeacherProgress.programme, TeacherProgress.account,
-                      TeacherProgress.credited_minutes, TeacherProgress.completed,
-                      TeacherProgress.last_at]
-    execute_many(TeacherProgress.insert_many(teacher_rows[:1], fields=teacher_fields)
-                 .on_conflict(conflict_target=[TeacherProgress.programme, TeacherProgress.account],
-                              update={TeacherProgress.credited_minutes: EXCLUDED.credited_minutes,
-                                      TeacherProgress.completed: EXCLUDED.completed,
-                                      TeacherProgress.last_at: _later(TeacherProgress.last_at)}),
-                 teacher_rows)
-    _add_to_schools(programme.id, by_school)
+    _UPSERT_TEACHERS(teacher_rows)
+    _add_to_schools(programme_id, by_school, {m.school_id: m.region_path for m in members.values()})
 
 
 def move_teacher(account_id: int, before: tuple[int, str] | None, after: tuple[int, str] | None) -> None:
@@ -223,16 +222,24 @@ def move_teacher(account_id: int, before: tuple[int, str] | None, after: tuple[i
     transaction_lock(ROLLUP_LOCK)
     paths = dict(School.select(School.id, School.region_path)
                  .where(School.id.in_([m[0] for m in (before, after) if m])).tuples())
-    credited = dict(TeacherProgress.select(TeacherProgress.programme, TeacherProgress.credited_minutes)
-                    .where(TeacherProgress.account == account_id).tuples())
-    for programme in Programme.select():
+    programmes = list(Programme.select())
+    credited = teacher_credits(account_id, [p.id for p in programmes])
+    for programme in programmes:
         figures = teacher_figures(credited.get(programme.id, 0), programme)
         changes: dict[int, Figures] = defaultdict(Figures)
         if before and in_audience(programme, before[1], paths[before[0]]):
             changes[before[0]].add(figures, -1)
         if after and in_audience(programme, after[1], paths[after[0]]):
             changes[after[0]].add(figures)
-        _add_to_schools(programme.id, changes)
+        _add_to_schools(programme.id, changes, paths)
+
+
+def teacher_credits(account_id: int, programme_ids: list[int]) -> dict[int, int]:
+    """Credited minutes of one teacher per programme (the key leads with the programme, so the
+    programmes are named)."""
+    return dict(TeacherProgress.select(TeacherProgress.programme, TeacherProgress.credited_minutes)
+                .where(TeacherProgress.programme.in_(programme_ids or [0])
+                       & (TeacherProgress.account == account_id)).tuples())
 
 
 def move_school(school: School, old_path: str, new_path: str) -> None:
@@ -249,41 +256,39 @@ def move_school(school: School, old_path: str, new_path: str) -> None:
             changes[region_id].add(figures, -1)
         for region_id in new - old:
             changes[region_id].add(figures)
-        _upsert(RegionProgress, RegionProgress.region, row.programme_id, changes)
+        _upsert(RegionProgress, row.programme_id, changes)
 
 
 # ---------------------------------------------------------------- recomputation from raw records
 
-def _expected_course_rows(programme: Programme):
-    """CourseProgress as the raw records say: (account, course, minutes, last_at), sorted."""
+def _expected_teacher_rows(programme: Programme) -> dict[int, tuple]:
+    """TeacherProgress as the raw records say: account → (course minutes, credited, completed,
+    last activity)."""
     start, end = window(programme)
-    return (LearningRecord
-            .select(LearningRecord.account, LearningRecord.course, fn.SUM(LearningRecord.minutes),
-                    fn.MAX(LearningRecord.occurred_at))
+    caps = course_caps(programme)
+    courses: dict[int, dict[int, int]] = defaultdict(dict)
+    last: dict[int, datetime.datetime] = {}
+    for account, course, minutes, at in (
+            LearningRecord.select(LearningRecord.account, LearningRecord.course,
+                                  fn.SUM(LearningRecord.minutes), fn.MAX(LearningRecord.occurred_at))
             .where((LearningRecord.programme == programme.id) & (LearningRecord.minutes > 0)
                    & (LearningRecord.occurred_at >= start) & (LearningRecord.occurred_at < end))
-            .group_by(LearningRecord.account, LearningRecord.course)
-            .order_by(LearningRecord.account, LearningRecord.course).tuples())
+            .group_by(LearningRecord.account, LearningRecord.course).tuples().iterator()):
+        courses[account][course] = int(minutes)
+        last[account] = max(last.get(account, at), at)
+    expected = {}
+    for account, minutes in courses.items():
+        credited = credited_minutes(minutes, caps)
+        expected[account] = (minutes, credited, credited >= programme.required_minutes, last[account])
+    return expected
 
 
-def _expected_teacher_rows(programme: Programme):
-    """TeacherProgress from CourseProgress: (account, credited, completed, last_at), sorted."""
-    cap = Course.max_hours * programme.minutes_per_hour
-    capped = Case(None, [(CourseProgress.minutes > cap, cap)], CourseProgress.minutes)
-    credited = fn.SUM(capped)
-    return (CourseProgress
-            .select(CourseProgress.account, credited, credited >= programme.required_minutes,
-                    fn.MAX(CourseProgress.last_at))
-            .join(Course, on=(CourseProgress.course == Course.id))
-            .where(CourseProgress.programme == programme.id)
-            .group_by(CourseProgress.account).order_by(CourseProgress.account).tuples())
-
-
-def _expected_school_figures(programme: Programme) -> dict[int, Figures]:
-    """SchoolProgress from approved memberships in the audience and TeacherProgress."""
+def _expected_school_figures(programme: Programme) -> tuple[dict[int, Figures], dict[int, str]]:
+    """SchoolProgress from approved memberships in the audience and TeacherProgress; and the
+    region path of each school counted."""
     credited = dict(TeacherProgress.select(TeacherProgress.account, TeacherProgress.credited_minutes)
                     .where(TeacherProgress.programme == programme.id).tuples())
-    query = (Membership.select(Membership.account, Membership.school)
+    query = (Membership.select(Membership.account, Membership.school, School.region_path)
              .join(School, on=(Membership.school == School.id))
              .where(Membership.state == APPROVED))
     if programme.region_id:
@@ -291,17 +296,25 @@ def _expected_school_figures(programme: Programme) -> dict[int, Figures]:
     if programme.audience_stages:
         query = query.where(Membership.stage.in_(programme.audience_stages))
     by_school: dict[int, Figures] = defaultdict(Figures)
-    for account, school in query.tuples().iterator():
+    paths: dict[int, str] = {}
+    for account, school, path in query.tuples().iterator():
         by_school[school].add(teacher_figures(credited.get(account, 0), programme))
-    return by_school
+        paths[school] = path
+    return by_school, paths
 
 
-def _region_figures(by_school: dict[int, Figures]) -> dict[int, Figures]:
-    """School figures summed into every region above the schools."""
+def _region_figures(by_school: dict[int, Figures], school_paths: dict[int, str]) -> dict[int, Figures]:
+    """School figures summed into every region above the schools: first per region path (a
+    county holds many schools), then into each region along the path."""
+    by_path: dict[str, Figures] = defaultdict(Figures)
+    for school_id, figures in by_school.items():
+        by_path[school_paths[school_id]].add(figures)
+    ids = _region_ids(set(by_path))
     by_region: dict[int, Figures] = defaultdict(Figures)
-    for school_id, regions in _ancestors_of_schools(by_school).items():
-        for region_id in regions:
-            by_region[region_id].add(by_school[school_id])
+    for path, figures in by_path.items():
+        for end in range(0, len(path) + 1, 6):
+            if path[:end] in ids:
+                by_region[ids[path[:end]]].add(figures)
     return by_region
 
 
@@ -339,24 +352,9 @@ def rebuild_programme(programme: Programme, report: RebuildReport | None = None,
     report.programmes += 1
     with database.atomic() as transaction:
         transaction_lock(ROLLUP_LOCK)
-        expected_courses = {(a, c): (m, at) for a, c, m, at in _expected_course_rows(programme)}
-        stored_courses = {(a, c): (m, at) for a, c, m, at in
-                          CourseProgress.select(CourseProgress.account, CourseProgress.course,
-                                                CourseProgress.minutes, CourseProgress.last_at)
-                          .where(CourseProgress.programme == programme.id).tuples()}
-        report.differences["course"] += sum(
-            1 for k in expected_courses.keys() | stored_courses.keys()
-            if expected_courses.get(k) != stored_courses.get(k))
-        CourseProgress.delete().where(CourseProgress.programme == programme.id).execute()
-        rows = [(programme.id, a, c, m, at) for (a, c), (m, at) in expected_courses.items()]
-        execute_many(CourseProgress.insert_many(rows[:1], fields=[
-            CourseProgress.programme, CourseProgress.account, CourseProgress.course,
-            CourseProgress.minutes, CourseProgress.last_at]), rows)
-
-        expected_teachers = {a: (int(cr), bool(done), at) for a, cr, done, at in
-                             _expected_teacher_rows(programme)}
-        stored_teachers = {a: (cr, bool(done), at) for a, cr, done, at in
-                           TeacherProgress.select(TeacherProgress.account,
+        expected_teachers = _expected_teacher_rows(programme)
+        stored_teachers = {a: (minutes, credited, bool(done), at) for a, minutes, credited, done, at in
+                           TeacherProgress.select(TeacherProgress.account, TeacherProgress.course_minutes,
                                                   TeacherProgress.credited_minutes,
                                                   TeacherProgress.completed, TeacherProgress.last_at)
                            .where(TeacherProgress.programme == programme.id).tuples()}
@@ -364,21 +362,21 @@ def rebuild_programme(programme: Programme, report: RebuildReport | None = None,
             1 for k in expected_teachers.keys() | stored_teachers.keys()
             if expected_teachers.get(k) != stored_teachers.get(k))
         TeacherProgress.delete().where(TeacherProgress.programme == programme.id).execute()
-        rows = [(programme.id, a, cr, done, at) for a, (cr, done, at) in expected_teachers.items()]
-        execute_many(TeacherProgress.insert_many(rows[:1], fields=[
-            TeacherProgress.programme, TeacherProgress.account, TeacherProgress.credited_minutes,
-            TeacherProgress.completed, TeacherProgress.last_at]), rows)
+        encode = TeacherProgress.course_minutes.db_value
+        rows = [(programme.id, a, encode(minutes), credited, done, at)
+                for a, (minutes, credited, done, at) in expected_teachers.items()]
+        _INSERT_TEACHERS(rows)
 
-        by_school = _expected_school_figures(programme)
-        by_region = _region_figures(by_school)
+        by_school, school_paths = _expected_school_figures(programme)
+        by_region = _region_figures(by_school, school_paths)
         report.differences["school"] += _count_differences(
             by_school, _stored_figures(SchoolProgress, SchoolProgress.school, programme.id))
         report.differences["region"] += _count_differences(
             by_region, _stored_figures(RegionProgress, RegionProgress.region, programme.id))
         SchoolProgress.delete().where(SchoolProgress.programme == programme.id).execute()
         RegionProgress.delete().where(RegionProgress.programme == programme.id).execute()
-        _upsert(SchoolProgress, SchoolProgress.school, programme.id, by_school)
-        _upsert(RegionProgress, RegionProgress.region, programme.id, by_region)
+        _upsert(SchoolProgress, programme.id, by_school)
+        _upsert(RegionProgress, programme.id, by_region)
         if not write:
             transaction.rollback()
     return report

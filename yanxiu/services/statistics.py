@@ -14,7 +14,7 @@ from peewee import JOIN
 
 from yanxiu.db import Prepared, slot
 from yanxiu.formatting import local_datetime
-from yanxiu.models import (Course, CourseProgress, Membership, Programme, Region, RegionProgress,
+from yanxiu.models import (Course, Membership, Programme, Region, RegionProgress,
                            School, SchoolProgress, TeacherProgress)
 from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE
@@ -423,22 +423,20 @@ def teacher_programmes(account_id: int) -> list[TeacherProgramme]:
     member = (Membership.select(Membership.stage, School.region_path)
               .join(School, on=(Membership.school == School.id))
               .where((Membership.account == account_id) & (Membership.state == APPROVED)).tuples().first())
-    progress = {p: (credited, last_at) for p, credited, last_at in
-                TeacherProgress.select(TeacherProgress.programme, TeacherProgress.credited_minutes,
-                                       TeacherProgress.last_at)
-                .where(TeacherProgress.account == account_id).tuples()}
     programmes = list(Programme.select().order_by(Programme.start_date.desc(), Programme.id.desc()))
-    # The rollup's index leads with the programme: name them so no scan is needed.
-    minutes = {c: m for c, m in CourseProgress.select(CourseProgress.course, CourseProgress.minutes)
-               .where(CourseProgress.programme.in_([p.id for p in programmes] or [0])
-                      & (CourseProgress.account == account_id)).tuples()}
+    # The rollup's key leads with the programme: name them so no scan is needed.
+    progress = {p: (credited, last_at, minutes) for p, credited, last_at, minutes in
+                TeacherProgress.select(TeacherProgress.programme, TeacherProgress.credited_minutes,
+                                       TeacherProgress.last_at, TeacherProgress.course_minutes)
+                .where(TeacherProgress.programme.in_([p.id for p in programmes] or [0])
+                       & (TeacherProgress.account == account_id)).tuples()}
     found = []
     for programme in programmes:
         counted = bool(member) and in_audience(programme, member[0], member[1])
         if not counted and programme.id not in progress:
             continue
         mph = programme.minutes_per_hour
-        credited, last_at = progress.get(programme.id, (0, None))
+        credited, last_at, minutes = progress.get(programme.id, (0, None, {}))
         courses = [CourseHours(c.name, _tenths(min(minutes.get(c.id, 0), c.max_hours * mph), mph), c.max_hours)
                    for c in programme.courses.order_by(Course.id)]
         found.append(TeacherProgramme(programme, _tenths(credited, mph), credited >= programme.required_minutes,
