@@ -315,7 +315,7 @@ def test_sqlite_connection_settings_on_a_request(app):
     seen = {}
 
     def pragmas():
-        for pragma in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous"):
+        for pragma in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous", "mmap_size"):
             seen[pragma] = database.execute_sql(f"PRAGMA {pragma}").fetchone()[0]
         seen["open"] = not database.is_closed()
         return "ok"
@@ -328,6 +328,7 @@ def test_sqlite_connection_settings_on_a_request(app):
     assert seen["foreign_keys"] == 1
     assert seen["busy_timeout"] >= 5000
     assert seen["synchronous"] == 1  # NORMAL, safe with WAL
+    assert seen["mmap_size"] > 2**30  # pages read through a memory map
     assert database.is_closed(), "the request's connection stays open"
 
 

@@ -35,6 +35,10 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 10000,
     "synchronous": "normal",
+    # Read pages through a memory map (SQLite caps it near 2 GiB): a look-up missing the small
+    # per-connection page cache costs a memory read, not a system call. The memory is the
+    # operating system's file cache, shared by every connection, not each connection's own.
+    "mmap_size": 2**31,
 }
 
 
