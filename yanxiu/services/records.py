@@ -11,6 +11,7 @@ from peewee import JOIN
 
 from yanxiu.crypto import personal_data_cipher
 from yanxiu.db import MAX_ID, BulkWrite, PreparedIn, database, transaction_lock
+from yanxiu.formatting import SHANGHAI
 from yanxiu.models import Account, ApiToken, Course, LearningRecord, Membership, Programme, School
 from yanxiu.models.base import now
 from yanxiu.models.teacher import APPROVED
@@ -56,11 +57,11 @@ def parse_time(value) -> datetime.datetime:
     else:
         moment = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_UTC_PLUS_8)
+        moment = moment.replace(tzinfo=_SHANGHAI_ZONE)
     return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
-_UTC_PLUS_8 = datetime.timezone(datetime.timedelta(hours=8))
+_SHANGHAI_ZONE = datetime.timezone(SHANGHAI)
 
 
 @dataclass(slots=True)

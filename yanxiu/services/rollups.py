@@ -73,7 +73,6 @@ def in_audience(programme: Programme, stage: str, school_path: str) -> bool:
     return audience_test(programme)(stage, school_path)
 
 
-
 _REGION_IDS = PreparedIn(lambda keys: Region.select(Region.path, Region.id).where(Region.path.in_(keys)).tuples(),
                         CHUNK)
 
@@ -97,6 +96,7 @@ FIGURE_COLUMNS = ("teachers", "participants", "completed", "credited_minutes")
 
 
 def _adding_figures(model, key_field) -> BulkWrite:
+    """The upsert adding figures to SchoolProgress or RegionProgress rows."""
     fields = [key_field, model.programme] + [getattr(model, c) for c in FIGURE_COLUMNS]
     update = {getattr(model, c): getattr(model, c) + getattr(EXCLUDED, c) for c in FIGURE_COLUMNS}
     return BulkWrite(lambda rows: model.insert_many(rows, fields=fields)
@@ -134,7 +134,7 @@ _STORED_COURSE_MINUTES = PreparedIn(
 
 
 _TEACHER_FIELDS = [TeacherProgress.programme, TeacherProgress.account, TeacherProgress.course_minutes,
-                  TeacherProgress.credited_minutes, TeacherProgress.completed, TeacherProgress.last_at]
+                   TeacherProgress.credited_minutes, TeacherProgress.completed, TeacherProgress.last_at]
 _UPSERT_TEACHERS = BulkWrite(lambda rows: TeacherProgress.insert_many(rows, fields=_TEACHER_FIELDS).on_conflict(
     conflict_target=[TeacherProgress.programme, TeacherProgress.account],
     update={TeacherProgress.course_minutes: EXCLUDED.course_minutes,
