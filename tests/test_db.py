@@ -1,10 +1,10 @@
 """The database layer: prepared look-ups and pooled connections."""
 from flask import request_finished
-from peewee import JOIN
+from peewee import EXCLUDED, JOIN
 
 from tests.conftest import log_in
-from yanxiu.db import Prepared, PreparedIn, database, slot
-from yanxiu.models import Binding, Region, School
+from yanxiu.db import BulkWrite, Prepared, PreparedIn, database, slot
+from yanxiu.models import Binding, FaqTopic, Region, School
 
 REGION_BY_CODE = Prepared(lambda: Region.select().where(Region.code == slot("code")).limit(1))
 BINDINGS = Prepared(lambda: Binding.select(Binding, Region)
@@ -27,6 +27,22 @@ def test_a_prepared_query_returns_models_with_their_joins(tree):
                                                  Binding.select().where(Binding.account == account.id)
                                                  .order_by(Binding.id)]
     assert bindings and bindings[0].region.name == "西湖区"
+
+
+ADD_TOPICS = BulkWrite(lambda rows: FaqTopic.insert_many(rows, fields=[FaqTopic.name, FaqTopic.position])
+                       .on_conflict(conflict_target=[FaqTopic.name],
+                                    update={FaqTopic.position: FaqTopic.position + EXCLUDED.position}))
+
+
+def test_a_bulk_write_stores_every_row_of_every_page_and_upserts(app):
+    rows = [(f"专题{n}", n) for n in range(2_345)]  # more than two pages of 1,000 on PostgreSQL
+    with database.atomic():
+        ADD_TOPICS(rows)
+        ADD_TOPICS([("专题7", 100), ("新专题", 1)])  # one existing key, one new
+        ADD_TOPICS([])
+    stored = dict(FaqTopic.select(FaqTopic.name, FaqTopic.position).tuples())
+    assert len(stored) == 2_346 and stored["专题0"] == 0 and stored["专题2344"] == 2_344
+    assert stored["专题7"] == 107 and stored["新专题"] == 1
 
 
 def test_prepared_in_runs_in_chunks_and_padding_matches_nothing(tree):

@@ -1,12 +1,13 @@
 """The database handle, per-request connections and the migration gate."""
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
 from peewee import DatabaseProxy, PostgresqlDatabase, Select, SqliteDatabase, Value, fn
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
-from psycopg2.extras import execute_batch
+from psycopg2.extras import execute_values
 
 database = DatabaseProxy()
 
@@ -145,15 +146,27 @@ class BulkWrite:
         kind = type(database.obj)
         sql = self._sql.get(kind)
         if sql is None:
-            sql, params = self._build(rows[:1]).sql()
-            if len(params) != len(rows[0]):
-                raise ValueError("the query must take exactly one parameter per value of a row")
-            self._sql[kind] = sql
+            sql = self._sql[kind] = self._compile(rows[0])
         if is_postgres():
-            # psycopg2's executemany makes a round trip per row; execute_batch sends pages of them.
-            execute_batch(database.cursor(), sql, rows, page_size=500)
+            execute_values(database.cursor(), sql, rows, page_size=1000)
         else:
             database.cursor().executemany(sql, rows)
+
+    def _compile(self, row: tuple) -> str:
+        sql, params = self._build([row]).returning().sql()  # a bulk write reads nothing back
+        if len(params) != len(row):
+            raise ValueError("the query must take exactly one parameter per value of a row")
+        if is_postgres():
+            # One multi-row INSERT per page (execute_values fills `VALUES %s`): PostgreSQL parses
+            # and plans every statement, so a statement per row costs more than the rows. An
+            # upsert's page must then not hold the same key twice: give each key one row.
+            sql, found = _ROW_OF_PLACEHOLDERS.subn("VALUES %s", sql, count=1)
+            if not found:
+                raise ValueError("the query must be an INSERT … VALUES")
+        return sql
+
+
+_ROW_OF_PLACEHOLDERS = re.compile(r"VALUES \((?:%s, )*%s\)")
 
 
 class _Slot:
