@@ -10,11 +10,12 @@ import pytest
 os.environ.setdefault("YANXIU_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("YANXIU_DATA_KEY", "test-data-key-not-for-production")
 
-from peewee import SqliteDatabase  # noqa: E402
+from peewee import SqliteDatabase, sort_models  # noqa: E402
 
 from tests.pii_guard import PersonalDataGuard  # noqa: E402
 from yanxiu import create_app  # noqa: E402
 from yanxiu.db import database, open_database, upgrade  # noqa: E402
+from yanxiu.models import ALL_MODELS  # noqa: E402
 
 PG_URL = os.environ.get("YANXIU_TEST_DATABASE_URL", "")
 PASSWORD = "Test@2025pw"
@@ -61,6 +62,23 @@ def migrated_template(tmp_path_factory):
     return path
 
 
+_emptying: list[str] = []
+
+
+def _pg_emptying_statement(db) -> str:
+    """Empty every table and restart every id sequence, as TRUNCATE … RESTART IDENTITY would:
+    DELETEs children first, which on a test's few rows take a millisecond where TRUNCATE's
+    file work takes about 90 (times 1,500 tests)."""
+    if not _emptying:
+        tables = [m._meta.table_name for m in reversed(sort_models(ALL_MODELS))]
+        assert set(tables) == set(db.get_tables()) - {"schema_migration"}, "a table no model names"
+        sequences = [name for (name,) in db.execute_sql(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()")]
+        _emptying.append("; ".join([f'DELETE FROM "{t}"' for t in tables] + [
+            "SELECT " + ", ".join(f"setval('\"{s}\"', 1, false)" for s in sequences)]))
+    return _emptying[0]
+
+
 @pytest.fixture
 def database_url(migrated_template, tmp_path):
     """A fresh migrated database for one test."""
@@ -68,8 +86,7 @@ def database_url(migrated_template, tmp_path):
         yield PG_URL
         db = open_database(PG_URL)
         db.connect(reuse_if_open=True)
-        tables = [t for t in db.get_tables() if t != "schema_migration"]
-        db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(f'"{t}"' for t in tables))
+        db.execute_sql(_pg_emptying_statement(db))
         _dispose(db)
         return
     path = tmp_path / "yanxiu.db"
