@@ -121,14 +121,11 @@ def _refusal(index: int, external_id: str, field: str, reason: str) -> ItemResul
 
 # The batch look-ups, their SQL built once (see `PreparedIn`). A teacher comes with the
 # approved membership the rollups need (school, 任教学段, the school's region path), if any.
-def _with_membership(query):
-    return (query.join_from(Account, Membership, JOIN.LEFT_OUTER,
-                            on=((Membership.account == Account.id) & (Membership.state == APPROVED)))
-            .join_from(Membership, School, JOIN.LEFT_OUTER, on=(Membership.school == School.id)))
-
-
-_TEACHERS_BY_NAME = PreparedIn(lambda keys: _with_membership(
-    Account.select(Account.username, Account.id, Membership.school, Membership.stage, School.region_path))
+_TEACHERS_BY_NAME = PreparedIn(lambda keys: Account.select(
+    Account.username, Account.id, Membership.school, Membership.stage, School.region_path)
+    .join_from(Account, Membership, JOIN.LEFT_OUTER,
+               on=((Membership.account == Account.id) & (Membership.state == APPROVED)))
+    .join_from(Membership, School, JOIN.LEFT_OUTER, on=(Membership.school == School.id))
     .where(Account.username.in_(keys)).tuples(), rollups.CHUNK)
 _TEACHERS_BY_ID_INDEX = PreparedIn(lambda keys: Membership.select(
     Membership.id_index, Membership.account, Membership.school, Membership.stage, School.region_path)
