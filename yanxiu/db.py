@@ -124,9 +124,10 @@ def init_app(app):
 
 
 class BulkWrite:
-    """An INSERT (with any ON CONFLICT clause) of many rows of one shape, run as one statement
-    prepared once: `build(rows)` makes the peewee query, whose SQL is rendered once per
-    database kind (from the first call's first row) and reused.
+    """An INSERT (with any ON CONFLICT clause) of many rows of one shape: `build(rows)` makes
+    the peewee query, whose SQL is rendered once per database kind (from the first call's
+    first row) and reused; SQLite runs it per row as one prepared statement, PostgreSQL as
+    one multi-row statement per page.
 
         ADD = BulkWrite(lambda rows: Model.insert_many(rows, fields=FIELDS).on_conflict(...))
         ADD(rows)
@@ -228,7 +229,8 @@ class PreparedIn:
     IN matches nothing with), and yields every row as a plain tuple (`Prepared.raw_rows`:
     select integer and text columns only). Use IN only, never NOT IN.
 
-        MEMBERS = PreparedIn(lambda keys: Membership.select().where(Membership.account.in_(keys)))
+        MEMBERS = PreparedIn(lambda keys: Membership.select(Membership.account, Membership.school)
+                             .where(Membership.account.in_(keys) & (Membership.state == slot("state"))))
         rows = list(MEMBERS(account_ids, state="approved"))
     """
 
