@@ -262,10 +262,10 @@ def recent_auth_required(find=None):
     def decorate(view):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            if request.method == "POST" and find is not None:
-                find(**kwargs)
             if request.method != "POST" or accounts.recently_authenticated(current_user.session):
-                return view(*args, **kwargs)
+                return view(*args, **kwargs)  # the view checks the scope itself
+            if find is not None:
+                find(**kwargs)
             return _reauthentication(view, args, kwargs)
         return guarded
     return decorate
