@@ -123,9 +123,9 @@ class TeacherProgress(BaseModel):
     course capped), completion and last activity.
 
     Keyed by (programme, teacher) alone, a WITHOUT ROWID table on SQLite (migration 0008 says
-    so; PostgreSQL has no such option): the key is the table, so an upsert writes one B-tree. Ingestion writes one row per teacher of a batch;
-    the per-course minutes sit in that row rather than in a row per course, which would more
-    than double the pages every batch dirties.
+    so; PostgreSQL has no such option): the key is the table, so an upsert writes one B-tree.
+    Ingestion writes one row per teacher of a batch; the per-course minutes sit in that row
+    rather than in a row per course, which would more than double the pages every batch dirties.
     """
     programme = ForeignKeyField(Programme, backref="+", on_delete="CASCADE", index=False)
     account = ForeignKeyField(Account, backref="+", on_delete="RESTRICT", index=False)
