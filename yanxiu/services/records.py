@@ -170,7 +170,8 @@ def _resolve_teachers(items: list[_Item]) -> tuple[dict[int, int | str], dict[in
     return answers, members
 
 
-def _in_token_scope(token: ApiToken | None, members: dict[int, rollups.Member], account_ids: set[int]) -> set[int]:
+def _in_token_scope(token: ApiToken | None, members: dict[int, rollups.Member],
+                    account_ids: set[int]) -> set[int]:
     """Accounts the token may send records for: all for a national token; for a provincial
     one, teachers approved at a school inside its province."""
     if token is None or token.region_id is None:
@@ -264,9 +265,10 @@ def ingest(batch, *, token: ApiToken | None = None, source: str = "api") -> list
         _STORE_RECORDS([(i.external_id, a, i.programme_id, i.course_id, i.minutes, i.occurred_at, source,
                          token.id if token else None, stamp) for i, a in accepted])
         for programme_id in sorted({i.programme_id for i, _ in accepted}):
-            rollups.apply_records(judgement.programmes[programme_id], [
-                (a, i.course_id, i.minutes, i.occurred_at) for i, a in accepted if i.programme_id == programme_id],
-                judgement.members)
+            rollups.apply_records(judgement.programmes[programme_id],
+                                  [(a, i.course_id, i.minutes, i.occurred_at)
+                                   for i, a in accepted if i.programme_id == programme_id],
+                                  judgement.members)
         if token is not None:
             ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute()
     return judgement.results

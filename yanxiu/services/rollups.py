@@ -73,8 +73,8 @@ def in_audience(programme: Programme, stage: str, school_path: str) -> bool:
     return audience_test(programme)(stage, school_path)
 
 
-_REGION_IDS = PreparedIn(lambda keys: Region.select(Region.path, Region.id).where(Region.path.in_(keys)).tuples(),
-                        CHUNK)
+_REGION_IDS = PreparedIn(
+    lambda keys: Region.select(Region.path, Region.id).where(Region.path.in_(keys)).tuples(), CHUNK)
 
 
 def _region_ids(paths: set[str]) -> dict[str, int]:
@@ -135,7 +135,8 @@ _STORED_COURSE_MINUTES = PreparedIn(
 
 _TEACHER_FIELDS = [TeacherProgress.programme, TeacherProgress.account, TeacherProgress.course_minutes,
                    TeacherProgress.credited_minutes, TeacherProgress.completed, TeacherProgress.last_at]
-_UPSERT_TEACHERS = BulkWrite(lambda rows: TeacherProgress.insert_many(rows, fields=_TEACHER_FIELDS).on_conflict(
+_UPSERT_TEACHERS = BulkWrite(lambda rows: TeacherProgress.insert_many(
+    rows, fields=_TEACHER_FIELDS).on_conflict(
     conflict_target=[TeacherProgress.programme, TeacherProgress.account],
     update={TeacherProgress.course_minutes: EXCLUDED.course_minutes,
             TeacherProgress.credited_minutes: EXCLUDED.credited_minutes,
