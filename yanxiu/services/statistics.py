@@ -20,7 +20,7 @@ from yanxiu.models.base import now
 from yanxiu.models.region import ACTIVE
 from yanxiu.models.teacher import APPROVED
 from yanxiu.scope import Scope
-from yanxiu.services.rollups import in_audience, teacher_figures
+from yanxiu.services.rollups import audience_test, in_audience, teacher_figures
 
 REGION, SCHOOL = "region", "school"
 NONE_TEXT = "—"
@@ -295,9 +295,10 @@ def school_statistics(programme: Programme, school: School, status: str = "") ->
     mph = programme.minutes_per_hour
     members = _APPROVED_TEACHER_ROWS(programme_id=programme.id, school_id=school.id)
     teachers = []
+    counts = audience_test(programme)
     # Ordered here, not in SQL, so every database (and collation) lists names alike.
     for _, name, stage, subject, credited, last_at in sorted(members, key=lambda t: (t[1], t[0])):
-        if not in_audience(programme, stage, school.region_path):
+        if not counts(stage, school.region_path):
             continue
         figures = teacher_figures(credited or 0, programme)
         teachers.append(TeacherRow(name, stage, subject, figures.credited_minutes,
